@@ -1,0 +1,74 @@
+"""The roles of DESIGN §9: each a Django group with exactly these permissions."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Role:
+    slug: str
+    name: str
+    permissions: frozenset[str]
+    staff: bool = False  # may open the Django admin
+
+
+_VIEW = frozenset(
+    {
+        "pipeline.view_transaction",
+        "pipeline.view_transactionevent",
+        "exceptions.view_businessexception",
+        "exceptions.view_exceptionactivity",
+        "exceptions.view_exceptioncode",
+        "exceptions.view_team",
+        "connectors.view_connector",
+        "connectors.view_connectorrun",
+        "connectors.view_connectorstate",
+    }
+)
+_WORK = _VIEW | {"exceptions.change_businessexception", "accounts.replay"}
+
+VIEWER = Role("viewer", "Viewer", _VIEW)
+AP_ANALYST = Role("ap_analyst", "AP analyst", _WORK)
+SUPPLY_CHAIN_ANALYST = Role("supply_chain_analyst", "Supply-chain analyst", _WORK)
+REVENUE_INTEGRITY_ANALYST = Role(
+    "revenue_integrity_analyst", "Revenue-integrity analyst", _WORK | {"accounts.view_payload"}
+)
+INTEGRATION_ENGINEER = Role(
+    "integration_engineer",
+    "Integration engineer",
+    _WORK
+    | {
+        "accounts.view_payload",
+        "accounts.edit_and_replay",
+        "accounts.bulk_replay",
+        "accounts.administer_connectors",
+        "connectors.add_connector",
+        "connectors.change_connector",
+        "exceptions.change_exceptioncode",
+    },
+    staff=True,
+)
+DATA_STEWARD = Role(
+    "data_steward",
+    "Data steward",
+    _WORK | {"accounts.fix_mapping", "accounts.approve_mapping"},
+    staff=True,
+)
+AUDITOR = Role(
+    "auditor",
+    "Auditor",
+    _VIEW | {"auditlog.view_logentry", "auth.view_user", "auth.view_group"},
+    staff=True,
+)
+# The admin role receives every permission that exists, whatever later apps add.
+ADMIN = Role("admin", "Administrator", frozenset({"*"}), staff=True)
+
+ROLES = (
+    VIEWER,
+    AP_ANALYST,
+    SUPPLY_CHAIN_ANALYST,
+    REVENUE_INTEGRITY_ANALYST,
+    INTEGRATION_ENGINEER,
+    DATA_STEWARD,
+    AUDITOR,
+    ADMIN,
+)

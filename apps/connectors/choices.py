@@ -1,0 +1,34 @@
+"""Enumerations of the connectors app."""
+
+from django.db import models
+
+
+class ConnectorKindChoices(models.TextChoices):
+    WEBHOOK_IN = "webhook_in", "Inbound HTTPS webhook"
+    FILE_IN = "file_in", "Inbound file drop (local folder)"
+    SFTP_IN = "sftp_in", "Inbound SFTP pickup"
+    REST_OUT = "rest_out", "Outbound REST API"
+
+
+INBOUND_KINDS = frozenset(
+    {ConnectorKindChoices.WEBHOOK_IN, ConnectorKindChoices.FILE_IN, ConnectorKindChoices.SFTP_IN}
+)
+PICKUP_KINDS = frozenset({ConnectorKindChoices.FILE_IN, ConnectorKindChoices.SFTP_IN})
+
+
+class MessageFormatChoices(models.TextChoices):
+    JSON = "json", "JSON"
+    X12 = "x12", "X12 EDI"
+    HL7V2 = "hl7v2", "HL7 v2"
+    CSV = "csv", "CSV"
+
+
+class ConnectorRunKindChoices(models.TextChoices):
+    PICKUP = "pickup", "File pickup"
+
+
+class ConnectorRunStatusChoices(models.TextChoices):
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    PARTIAL = "partial", "Partly failed"
+    FAILED = "failed", "Failed"

@@ -1,0 +1,134 @@
+"""Connector services: pause and resume, the per-target rate limit and circuit breaker."""
+
+from dataclasses import dataclass
+
+from auditlog.context import set_actor
+from django.db import connection, transaction
+
+from apps.connectors.models import Connector
+from apps.core.errors import PermissionDenied
+from apps.pipeline import doorbell
+from apps.pipeline.choices import WorkStageChoices
+
+ADMINISTER = "accounts.administer_connectors"
+
+
+def _require_admin(actor) -> None:
+    if actor is None or not actor.has_perm(ADMINISTER):
+        raise PermissionDenied("You may not pause or resume connectors.")
+
+
+@transaction.atomic
+def connector_set_paused(*, connector_id: int, paused: bool, actor) -> Connector:
+    """Pause (hold processing and delivery; inbound keeps accepting) or resume a connector."""
+    _require_admin(actor)
+    connector = Connector.objects.select_for_update().get(pk=connector_id)
+    if connector.paused != paused:
+        with set_actor(actor):
+            connector.paused = paused
+            connector.save(update_fields=["paused", "updated_at"])
+    if not paused:
+        for stage in WorkStageChoices.values:
+            transaction.on_commit(lambda stage=stage: doorbell.ring(stage))
+    return connector
+
+
+@dataclass(frozen=True)
+class Gate:
+    """What a target allows right now: how many sends, and the breaker's running count."""
+
+    granted: int
+    consecutive_failures: int
+    wait_seconds: float
+
+
+# Token bucket and half-open breaker in one locked read-modify-write of the state row: a
+# batch asks once, not once per message. A breaker past its cool-down but still at the failure
+# threshold is half-open and lets exactly one probe through.
+_GATE_SQL = """
+WITH current AS (
+    SELECT connector_id, consecutive_failures,
+           CASE WHEN %(rate)s IS NULL THEN %(wanted)s::float8
+                ELSE least(%(burst)s::float8, tokens + %(rate)s * extract(
+                    epoch FROM now() - coalesce(tokens_at, now() - interval '1 day')))
+           END AS available
+    FROM connectors_connectorstate
+    WHERE connector_id = %(id)s
+    FOR UPDATE
+), decision AS (
+    SELECT connector_id, consecutive_failures, available,
+           least(%(wanted)s, floor(available)::int,
+                 CASE WHEN consecutive_failures >= %(threshold)s THEN 1 ELSE %(wanted)s END
+           ) AS granted
+    FROM current
+)
+UPDATE connectors_connectorstate s
+SET tokens = CASE WHEN %(rate)s IS NULL THEN 0 ELSE d.available - d.granted END,
+    tokens_at = now()
+FROM decision d
+WHERE s.connector_id = d.connector_id
+RETURNING d.granted, d.consecutive_failures, d.available - d.granted
+"""
+
+
+def connector_gate(*, connector: Connector, wanted: int) -> Gate:
+    """Take up to ``wanted`` send permits from the target's rate limit and breaker."""
+    rate = connector.rate_limit_per_second
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO connectors_connectorstate (connector_id, tokens, consecutive_failures, "
+            "open_count, last_error_code) VALUES (%s, %s, 0, 0, '') "
+            "ON CONFLICT (connector_id) DO NOTHING",
+            [connector.pk, float(connector.rate_limit_burst)],
+        )
+        cursor.execute(
+            _GATE_SQL,
+            {
+                "id": connector.pk,
+                "wanted": wanted,
+                "rate": rate,
+                "burst": max(1, connector.rate_limit_burst),
+                "threshold": connector.breaker_threshold,
+            },
+        )
+        granted, failures, left = cursor.fetchone()
+    granted = max(0, int(granted))
+    wait = 0.0
+    if granted < wanted and rate:
+        wait = max(0.0, (1.0 - left) / rate)
+    return Gate(granted=granted, consecutive_failures=failures, wait_seconds=wait)
+
+
+def connector_breaker_record(
+    *, connector: Connector, consecutive_failures: int, succeeded: bool, last_error_code: str
+) -> None:
+    """Store the breaker's count after a batch; open it when the count reaches the threshold.
+
+    Each time it opens in a row the cool-down doubles (up to 32x), so a target that stays down
+    is probed less and less often.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE connectors_connectorstate
+            SET consecutive_failures = %(failures)s,
+                opened_until = CASE WHEN %(failures)s >= %(threshold)s
+                    THEN now() + make_interval(
+                        secs => %(cooldown)s * power(2, least(open_count, 5)))
+                    ELSE NULL END,
+                open_count = CASE WHEN %(failures)s >= %(threshold)s THEN open_count + 1
+                                  WHEN %(failures)s = 0 THEN 0 ELSE open_count END,
+                last_success_at = CASE WHEN %(succeeded)s THEN now() ELSE last_success_at END,
+                last_failure_at = CASE WHEN %(code)s <> '' THEN now() ELSE last_failure_at END,
+                last_error_code = CASE WHEN %(code)s <> '' THEN %(code)s ELSE last_error_code END
+            WHERE connector_id = %(id)s
+            """,
+            {
+                "id": connector.pk,
+                "failures": consecutive_failures,
+                "threshold": connector.breaker_threshold,
+                "cooldown": connector.breaker_cooldown_seconds,
+                "succeeded": succeeded,
+                "code": last_error_code,
+            },
+        )

@@ -1,0 +1,161 @@
+"""Outbound REST (JSON over HTTP): one POST per posting, with its idempotency key.
+
+Connector settings: ``url`` (required), ``token_env`` (name of the environment variable that
+holds a bearer token), ``headers`` (extra non-secret headers).
+"""
+
+import email.utils
+import os
+import time
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+import httpx
+
+from apps.connectors.transports.base import (
+    DeliveryResult,
+    OutboundRequest,
+    Transport,
+    TransportError,
+)
+from apps.exceptions.catalogue import codes
+
+# Status codes that say "try again later" rather than "this message is wrong".
+_TRANSIENT = {408, 425, 429, 500, 502, 503, 504}
+_clients: dict[tuple[int, float], httpx.Client] = {}
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds: either delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def validate_settings(settings: dict) -> list[str]:
+    problems = []
+    url = settings.get("url", "")
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        problems.append("url must be an http(s) URL")
+    headers = settings.get("headers", {})
+    if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
+        problems.append("headers must map names to text values")
+    return problems
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300]
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict):
+            return str(error.get("message") or error.get("detail") or error)[:300]
+        return str(error)[:300]
+    return str(body)[:300]
+
+
+class RestTransport(Transport):
+    def __init__(self, *, client: httpx.Client, url: str, headers: dict[str, str]):
+        self.client = client
+        self.url = url
+        self.headers = headers
+
+    @classmethod
+    def for_connector(cls, connector) -> "RestTransport":
+        options = connector.settings
+        problems = validate_settings(options)
+        if problems:
+            raise TransportError(codes.DELIVERY_REJECTED, "; ".join(problems))
+        headers = dict(options.get("headers", {}))
+        token_env = options.get("token_env")
+        if token_env:
+            token = os.environ.get(token_env)
+            if not token:
+                raise TransportError(
+                    codes.AUTH_FAILED, f"The environment variable {token_env} holds no token."
+                )
+            headers["Authorization"] = f"Bearer {token}"
+        key = (connector.pk, connector.updated_at.timestamp())
+        client = _clients.get(key)
+        if client is None:
+            client = httpx.Client(
+                timeout=httpx.Timeout(connector.timeout_seconds),
+                limits=httpx.Limits(max_connections=8, max_keepalive_connections=8),
+                headers={"User-Agent": "HubConsole/0.1"},
+            )
+            _clients[key] = client
+        return cls(client=client, url=options["url"], headers=headers)
+
+    def send(self, request: OutboundRequest) -> DeliveryResult:
+        headers = {
+            **self.headers,
+            "Content-Type": request.content_type,
+            "Idempotency-Key": request.idempotency_key,
+            "X-Correlation-ID": request.correlation_id,
+            "X-Document-Type": request.document_type,
+        }
+        started = time.perf_counter()
+        try:
+            response = self.client.post(self.url, content=request.body, headers=headers)
+        except httpx.TimeoutException:
+            raise TransportError(
+                codes.TARGET_UNAVAILABLE, "The target did not answer in time.", transient=True
+            ) from None
+        except httpx.TransportError as error:
+            raise TransportError(
+                codes.TARGET_UNAVAILABLE,
+                f"Could not reach the target ({type(error).__name__}).",
+                transient=True,
+            ) from None
+        duration_ms = (time.perf_counter() - started) * 1000
+        status = response.status_code
+        details = {"http_status": status}
+        if 200 <= status < 300:
+            reference = ""
+            try:
+                body = response.json()
+                if isinstance(body, dict):
+                    reference = str(body.get("id") or body.get("reference") or "")[:120]
+            except ValueError:
+                pass
+            replayed = response.headers.get("Idempotent-Replayed", "").lower() == "true"
+            return DeliveryResult(status, reference, duration_ms, replayed)
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        text = _error_text(response)
+        if status == 429:
+            raise TransportError(
+                codes.THROTTLED,
+                f"Target throttled the request: {text}",
+                transient=True,
+                retry_after=retry_after,
+                details=details,
+            )
+        if status in _TRANSIENT or status >= 500:
+            raise TransportError(
+                codes.TARGET_UNAVAILABLE,
+                f"Target answered {status}: {text}",
+                transient=True,
+                retry_after=retry_after,
+                details=details,
+            )
+        if status in {401, 403}:
+            raise TransportError(
+                codes.AUTH_FAILED, f"Target refused the credentials ({status}).", details=details
+            )
+        raise TransportError(
+            codes.DELIVERY_REJECTED,
+            f"Target rejected the message ({status}): {text}",
+            details=details,
+        )

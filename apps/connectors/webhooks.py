@@ -1,0 +1,127 @@
+"""Inbound HTTPS webhooks: authenticate, validate, store durably, then answer 2xx.
+
+Connector settings: ``secret_env`` (required: environment variable holding the HMAC secret),
+``previous_secret_env`` (optional, accepted during rotation), ``event_id_field`` (dotted path
+of the sender's event id in the JSON body; the ``X-Event-ID`` header wins if present).
+Without an event id, the body's SHA-256 is the natural key.
+"""
+
+import json
+import os
+import re
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from apps.connectors import signing
+from apps.connectors.choices import ConnectorKindChoices
+from apps.connectors.selectors import connector_get_inbound
+from apps.core.errors import HubError, InputRejected
+from apps.exceptions.catalogue import codes
+from apps.pipeline.processors import json_document
+from apps.pipeline.services import InboundMessage, Received, content_hash, transaction_receive
+
+_SAFE_TOKEN = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    slug: str
+    body: bytes
+    content_type: str
+    signature: str | None
+    event_id: str | None
+    correlation_id: str | None
+    remote_addr: str
+
+
+def _secrets(connector) -> list[str]:
+    names = [connector.settings.get("secret_env"), connector.settings.get("previous_secret_env")]
+    secrets = [os.environ.get(name) for name in names if name]
+    secrets = [secret for secret in secrets if secret]
+    if not secrets:
+        raise InputRejected(
+            "connector_not_configured",
+            "This connector has no signing secret configured; ask the integration team.",
+            status=503,
+        )
+    return secrets
+
+
+def _dig(document: dict, dotted: str):
+    value = document
+    for part in dotted.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def webhook_receive(*, request: WebhookRequest) -> Received:
+    """Check a webhook call and store it. Raises InputRejected (nothing stored) on bad input."""
+    connector = connector_get_inbound(slug=request.slug)
+    if connector is None or connector.kind != ConnectorKindChoices.WEBHOOK_IN:
+        raise InputRejected(
+            "connector_unknown", f"No webhook connector {request.slug!r}.", status=404
+        )
+    if not connector.enabled:
+        raise InputRejected("connector_disabled", "This connector is disabled.", status=403)
+    if len(request.body) > settings.HUBCONSOLE["WEBHOOK_MAX_BYTES"]:
+        raise InputRejected("payload_too_large", "The body is larger than allowed.", status=413)
+    try:
+        signing.verify(
+            request.signature,
+            request.body,
+            _secrets(connector),
+            tolerance=settings.HUBCONSOLE["WEBHOOK_TOLERANCE_SECONDS"],
+        )
+    except signing.SignatureError as error:
+        raise InputRejected(error.code, error.message, status=401) from None
+    if request.content_type.split(";")[0].strip().lower() != "application/json":
+        raise InputRejected(
+            "unsupported_media_type", "Send the body as application/json.", status=415
+        )
+    try:
+        document = json_document(request.body)
+    except HubError as error:
+        code = "malformed_json" if error.code == codes.PARSE_ERROR else "invalid_document"
+        raise InputRejected(code, error.message) from None
+
+    event_id = request.event_id
+    if not event_id and connector.settings.get("event_id_field"):
+        found = _dig(document, connector.settings["event_id_field"])
+        event_id = str(found) if found is not None and not isinstance(found, dict | list) else None
+    if event_id is not None and not _SAFE_TOKEN.match(event_id):
+        raise InputRejected("event_id_invalid", "The event id has unsupported characters.")
+    natural_key = f"event:{event_id}" if event_id else f"sha256:{content_hash(request.body)}"
+    correlation_id = request.correlation_id
+    if correlation_id is not None and not _SAFE_TOKEN.match(correlation_id):
+        raise InputRejected(
+            "correlation_id_invalid", "The correlation id has unsupported characters."
+        )
+
+    return transaction_receive(
+        message=InboundMessage(
+            connector_id=connector.pk,
+            format=connector.format,
+            document_type=connector.document_type,
+            raw=request.body,
+            idempotency_key=f"in:{connector.pk}:{natural_key}",
+            correlation_id=(correlation_id or "")[:64],
+            metadata={
+                "channel": "webhook",
+                "event_id": event_id,
+                "remote_addr": request.remote_addr,
+            },
+        )
+    )
+
+
+def webhook_response_body(received: Received) -> str:
+    return json.dumps(
+        {
+            "status": received.outcome,
+            "transaction_id": received.transaction_id,
+            "correlation_id": received.correlation_id,
+        }
+    )

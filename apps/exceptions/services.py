@@ -1,0 +1,286 @@
+"""Business exception services: open (in bulk, from the pipeline) and work them (people)."""
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from auditlog.context import set_actor
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection, transaction
+from django.utils import timezone
+
+from apps.core.errors import HubError, PermissionDenied
+from apps.exceptions.catalogue import CODES, TEAMS
+from apps.exceptions.choices import (
+    OPEN_STATUSES,
+    BusinessExceptionStatusChoices,
+    ExceptionActionChoices,
+    ExceptionActivityKindChoices,
+)
+from apps.exceptions.models import BusinessException, ExceptionActivity, ExceptionCode, Team
+
+WORK_PERMISSION = "exceptions.change_businessexception"
+
+
+@dataclass(frozen=True)
+class ExceptionSpec:
+    """What the pipeline knows when something fails. No patient identifiers in any field."""
+
+    code: str
+    summary: str
+    transaction_id: int | None = None
+    correlation_id: str = ""
+    root_cause_key: str = ""
+    details: dict = field(default_factory=dict)
+
+
+# Opening is set-based: a batch of failures becomes exceptions in two statements. A failure
+# that repeats while its exception is open counts an occurrence on the same row (the partial
+# unique index exception_one_open_per_transaction_code is the conflict target).
+_OPEN_SQL = """
+WITH spec AS (
+    SELECT * FROM unnest(
+        %(codes)s::varchar[], %(transactions)s::bigint[], %(correlations)s::varchar[],
+        %(keys)s::varchar[], %(summaries)s::varchar[], %(details)s::jsonb[]
+    ) AS s(code, transaction_id, correlation_id, root_cause_key, summary, details)
+)
+INSERT INTO exceptions_businessexception AS e (
+    code_id, team_id, severity, status, transaction_id, correlation_id, root_cause_key,
+    summary, details, occurrences, opened_at, last_seen_at, due_at, resolution
+)
+SELECT spec.code, c.owning_team_id, c.severity, 'open', spec.transaction_id,
+       spec.correlation_id, spec.root_cause_key, left(spec.summary, 300), spec.details, 1,
+       now(), now(), now() + make_interval(mins => c.sla_minutes), ''
+FROM spec JOIN exceptions_exceptioncode c ON c.code = spec.code
+ON CONFLICT (transaction_id, code_id) WHERE status IN ('open', 'in_progress')
+DO UPDATE SET occurrences = e.occurrences + 1, last_seen_at = now(),
+              summary = EXCLUDED.summary, details = EXCLUDED.details
+RETURNING e.id, (xmax = 0) AS inserted, e.summary
+"""
+
+
+def exceptions_open(specs: Sequence[ExceptionSpec]) -> list[int]:
+    """Open (or count again) one exception per spec; returns their ids. Joins the caller's
+    database transaction."""
+    if not specs:
+        return []
+    unknown = {spec.code for spec in specs} - set(
+        ExceptionCode.objects.filter(code__in={s.code for s in specs}).values_list(
+            "code", flat=True
+        )
+    )
+    if unknown:
+        raise HubError("CATALOGUE_MISSING", f"Codes not in the exception catalogue: {unknown}")
+    params = {
+        "codes": [s.code for s in specs],
+        "transactions": [s.transaction_id for s in specs],
+        "correlations": [s.correlation_id for s in specs],
+        "keys": [s.root_cause_key[:200] for s in specs],
+        "summaries": [s.summary[:300] for s in specs],
+        "details": [json.dumps(s.details) for s in specs],
+    }
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_OPEN_SQL, params)
+        rows = cursor.fetchall()
+        ExceptionActivity.objects.bulk_create(
+            ExceptionActivity(
+                exception_id=exception_id,
+                kind=(
+                    ExceptionActivityKindChoices.OPENED
+                    if inserted
+                    else ExceptionActivityKindChoices.REOCCURRED
+                ),
+                message=summary,
+            )
+            for exception_id, inserted, summary in rows
+        )
+    return [row[0] for row in rows]
+
+
+def exceptions_resolve_for_transactions(
+    *, transaction_ids: Iterable[int], actor_id: int | None, reason: str
+) -> int:
+    """Resolve the open exceptions of transactions that have now succeeded (after a replay).
+
+    Saved one by one under the replaying user so django-auditlog attributes the change, even
+    when this runs inside a worker.
+    """
+    open_items = list(
+        BusinessException.objects.filter(
+            transaction_id__in=list(transaction_ids), status__in=OPEN_STATUSES
+        ).select_for_update()
+    )
+    if not open_items:
+        return 0
+    actor = _user(actor_id)
+    now = timezone.now()
+    with set_actor(actor):
+        for item in open_items:
+            item.status = BusinessExceptionStatusChoices.RESOLVED
+            item.resolved_at = now
+            item.resolution = reason
+            item.save(update_fields=["status", "resolved_at", "resolution"])
+    ExceptionActivity.objects.bulk_create(
+        ExceptionActivity(
+            exception=item, kind=ExceptionActivityKindChoices.RESOLVED, actor=actor, message=reason
+        )
+        for item in open_items
+    )
+    return len(open_items)
+
+
+def exceptions_note_replay(*, transaction_id: int, actor: AbstractBaseUser | None) -> int:
+    """Record on a transaction's open exceptions that someone asked for a replay."""
+    items = list(
+        BusinessException.objects.filter(transaction_id=transaction_id, status__in=OPEN_STATUSES)
+    )
+    ExceptionActivity.objects.bulk_create(
+        ExceptionActivity(
+            exception=item,
+            kind=ExceptionActivityKindChoices.REPLAY_REQUESTED,
+            actor=actor,
+            message="Replay requested.",
+        )
+        for item in items
+    )
+    return len(items)
+
+
+def _user(user_id: int | None):
+    if user_id is None:
+        return None
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.filter(pk=user_id).first()
+
+
+# --- Working an exception (people) ------------------------------------------------------------
+
+
+def _require(actor, permission: str = WORK_PERMISSION) -> None:
+    if actor is None or not actor.has_perm(permission):
+        raise PermissionDenied()
+
+
+def _require_action(item: BusinessException, action: str) -> None:
+    if action not in item.code.allowed_actions:
+        raise HubError(
+            "ACTION_NOT_ALLOWED",
+            f"{ExceptionActionChoices(action).label} is not allowed for {item.code_id}.",
+        )
+
+
+def _locked(exception_id: int) -> BusinessException:
+    return BusinessException.objects.select_for_update().select_related("code").get(pk=exception_id)
+
+
+@transaction.atomic
+def exception_assign(*, exception_id: int, assignee, actor) -> BusinessException:
+    """Assign to someone (or to oneself: claim). Moves an open item to in progress."""
+    _require(actor)
+    item = _locked(exception_id)
+    _require_action(item, ExceptionActionChoices.ASSIGN)
+    if not item.is_open:
+        raise HubError("EXCEPTION_CLOSED", "This exception is already closed.")
+    if assignee is not None and not assignee.has_perm(WORK_PERMISSION):
+        raise HubError("ASSIGNEE_NOT_ALLOWED", f"{assignee} cannot work exceptions.")
+    item.assignee = assignee
+    if assignee is not None:
+        item.status = BusinessExceptionStatusChoices.IN_PROGRESS
+    item.save(update_fields=["assignee", "status"])
+    ExceptionActivity.objects.create(
+        exception=item,
+        kind=ExceptionActivityKindChoices.ASSIGNED,
+        actor=actor,
+        message=f"Assigned to {assignee}." if assignee else "Unassigned.",
+        data={"assignee_id": assignee.pk if assignee else None},
+    )
+    return item
+
+
+@transaction.atomic
+def exception_comment(*, exception_id: int, actor, text: str) -> ExceptionActivity:
+    _require(actor)
+    item = _locked(exception_id)
+    _require_action(item, ExceptionActionChoices.COMMENT)
+    text = text.strip()
+    if not text:
+        raise HubError("COMMENT_EMPTY", "A comment needs some text.")
+    return ExceptionActivity.objects.create(
+        exception=item, kind=ExceptionActivityKindChoices.COMMENTED, actor=actor, message=text
+    )
+
+
+def _close(*, exception_id: int, actor, reason: str, status: str, action: str, kind: str):
+    _require(actor)
+    item = _locked(exception_id)
+    _require_action(item, action)
+    if not item.is_open:
+        raise HubError("EXCEPTION_CLOSED", "This exception is already closed.")
+    reason = reason.strip()
+    if not reason:
+        raise HubError("REASON_REQUIRED", "Say why, so the next person understands.")
+    item.status = status
+    item.resolved_at = timezone.now()
+    item.resolution = reason[:300]
+    item.save(update_fields=["status", "resolved_at", "resolution"])
+    ExceptionActivity.objects.create(exception=item, kind=kind, actor=actor, message=reason)
+    return item
+
+
+@transaction.atomic
+def exception_resolve(*, exception_id: int, actor, reason: str) -> BusinessException:
+    return _close(
+        exception_id=exception_id,
+        actor=actor,
+        reason=reason,
+        status=BusinessExceptionStatusChoices.RESOLVED,
+        action=ExceptionActionChoices.RESOLVE,
+        kind=ExceptionActivityKindChoices.RESOLVED,
+    )
+
+
+@transaction.atomic
+def exception_ignore(*, exception_id: int, actor, reason: str) -> BusinessException:
+    return _close(
+        exception_id=exception_id,
+        actor=actor,
+        reason=reason,
+        status=BusinessExceptionStatusChoices.IGNORED,
+        action=ExceptionActionChoices.IGNORE,
+        kind=ExceptionActivityKindChoices.IGNORED,
+    )
+
+
+# --- The catalogue ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def exception_catalogue_sync() -> tuple[int, int]:
+    """Create missing teams and codes from the seed catalogue; never overwrite edits.
+
+    Returns (teams created, codes created).
+    """
+    teams_created = 0
+    for seed in TEAMS:
+        _, created = Team.objects.get_or_create(
+            slug=seed.slug, defaults={"name": seed.name, "email": seed.email}
+        )
+        teams_created += created
+    teams = {team.slug: team for team in Team.objects.all()}
+    codes_created = 0
+    for seed in CODES:
+        _, created = ExceptionCode.objects.get_or_create(
+            code=seed.code,
+            defaults={
+                "category": seed.category,
+                "title": seed.title,
+                "meaning": seed.meaning,
+                "owning_team": teams[seed.team],
+                "severity": seed.severity,
+                "sla_minutes": seed.sla_minutes,
+                "allowed_actions": list(seed.actions),
+            },
+        )
+        codes_created += created
+    return teams_created, codes_created

@@ -1,0 +1,143 @@
+"""Processors turn a received message into a canonical document and the deliveries it causes.
+
+A processor is registered per document type. Flows (procure-to-pay, usage-to-charge, ...) add
+their own; this module holds the registry and the generic JSON document processor, which
+forwards documents to the connector's ``forward_to`` target.
+"""
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from apps.core.errors import HubError
+from apps.exceptions.catalogue import codes
+
+GENERIC_DOCUMENT = "generic.document"
+
+
+@dataclass(frozen=True)
+class InboundView:
+    """What a processor sees of a received transaction and its connector."""
+
+    transaction_id: int
+    connector_id: int
+    connector_settings: dict
+    forward_to_id: int | None
+    format: str
+    document_type: str
+    raw: bytes
+    correlation_id: str
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """An outbound posting to create. Its idempotency key is unique per (target, document,
+    revision) so every replay of the same document revision posts at most once."""
+
+    connector_id: int
+    document_type: str
+    document_id: str
+    revision: int
+    body: bytes
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"out:{self.connector_id}:{self.document_type}:{self.document_id}:{self.revision}"
+
+
+@dataclass(frozen=True)
+class Processed:
+    canonical: dict
+    document_id: str = ""
+    revision: int = 1
+    keys: list[tuple[str, str]] = field(default_factory=list)
+    deliveries: list[Delivery] = field(default_factory=list)
+
+
+Processor = Callable[[InboundView], Processed]
+_PROCESSORS: dict[str, Processor] = {}
+
+
+def register(document_type: str) -> Callable[[Processor], Processor]:
+    def decorator(function: Processor) -> Processor:
+        _PROCESSORS[document_type] = function
+        return function
+
+    return decorator
+
+
+def processor_for(document_type: str) -> Processor:
+    try:
+        return _PROCESSORS[document_type]
+    except KeyError:
+        raise HubError(
+            codes.VALUE_MAPPING_MISSING,
+            f"No processor is registered for document type {document_type!r}.",
+        ) from None
+
+
+def _path(document: Any, dotted: str) -> Any:
+    value = document
+    for part in dotted.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def json_document(raw: bytes) -> dict:
+    """Decode a JSON object (UTF-8, -16 or -32, with or without a byte-order mark)."""
+    try:
+        if raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        document = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise HubError(codes.PARSE_ERROR, f"Not valid JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise HubError(codes.SCHEMA_INVALID, "The JSON document must be an object.")
+    return document
+
+
+@register(GENERIC_DOCUMENT)
+def generic_document(message: InboundView) -> Processed:
+    """A JSON object with an id (and optional revision), forwarded as a canonical envelope.
+
+    Connector settings: ``document_id_field`` (default ``id``), ``revision_field`` (default
+    ``revision``) and ``key_fields`` ({key kind: dotted path}) naming business keys to index.
+    """
+    options = message.connector_settings
+    document = json_document(message.raw)
+    id_field = options.get("document_id_field", "id")
+    document_id = _path(document, id_field)
+    if document_id is None or str(document_id).strip() == "":
+        raise HubError(codes.SCHEMA_INVALID, f"The document has no {id_field!r} field.")
+    document_id = str(document_id).strip()
+    if len(document_id) > 120:
+        raise HubError(codes.SCHEMA_INVALID, f"{id_field!r} is longer than 120 characters.")
+    revision = _path(document, options.get("revision_field", "revision"))
+    if revision is None:
+        revision = 1
+    if isinstance(revision, bool) or not isinstance(revision, int) or revision < 1:
+        raise HubError(codes.SCHEMA_INVALID, "The revision must be a positive whole number.")
+
+    keys = [("document_id", document_id)]
+    for kind, dotted in options.get("key_fields", {}).items():
+        value = _path(document, dotted)
+        if value is not None and not isinstance(value, (dict, list)):
+            keys.append((kind, str(value)[:200]))
+
+    canonical = {
+        "document_type": message.document_type,
+        "document_id": document_id,
+        "revision": revision,
+        "correlation_id": message.correlation_id,
+        "data": document,
+    }
+    deliveries = []
+    if message.forward_to_id is not None:
+        body = json.dumps(canonical, separators=(",", ":"), sort_keys=True).encode()
+        deliveries.append(
+            Delivery(message.forward_to_id, message.document_type, document_id, revision, body)
+        )
+    return Processed(canonical, document_id, revision, keys, deliveries)

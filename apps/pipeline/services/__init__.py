@@ -1,0 +1,25 @@
+"""Pipeline services: receive, claim, process, deliver, sweep and replay."""
+
+from apps.pipeline.services.drain import work_drain
+from apps.pipeline.services.receive import (
+    InboundMessage,
+    Received,
+    content_hash,
+    new_correlation_id,
+    transaction_receive,
+)
+from apps.pipeline.services.replay import transaction_replay
+from apps.pipeline.services.work import work_claim, work_ready_counts, work_sweep
+
+__all__ = [
+    "InboundMessage",
+    "Received",
+    "content_hash",
+    "new_correlation_id",
+    "transaction_receive",
+    "transaction_replay",
+    "work_claim",
+    "work_drain",
+    "work_ready_counts",
+    "work_sweep",
+]

@@ -1,0 +1,200 @@
+"""The deliver stage: send queued postings to their targets, exactly once in effect.
+
+Sends happen outside any database transaction. Each request carries the transaction's
+idempotency key, which never changes across retries and replays, so a target that committed a
+posting but whose answer was lost sees the retry as a replay, not a second posting.
+"""
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from apps.connectors.models import Connector
+from apps.connectors.services import connector_breaker_record, connector_gate
+from apps.connectors.transports import OutboundRequest, TransportError, transport_for
+from apps.pipeline.choices import TransactionEventKindChoices, TransactionStatusChoices
+from apps.pipeline.services.outcomes import (
+    Failure,
+    RetryPolicy,
+    failures_record,
+    poison_failures,
+    successes_resolve,
+)
+from apps.pipeline.services.work import (
+    Claim,
+    EventRow,
+    events_insert,
+    reclaim_events,
+    work_finish,
+    work_release,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def _load(claims: Sequence[Claim]) -> dict[int, dict]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, connector_id, raw, idempotency_key, correlation_id, document_type, "
+            "attempts FROM pipeline_transaction WHERE id = ANY(%s)",
+            [[c.transaction_id for c in claims]],
+        )
+        columns = [col.name for col in cursor.description]
+        return {row[0]: dict(zip(columns, row, strict=True)) for row in cursor.fetchall()}
+
+
+def deliver_claims(claims: Sequence[Claim]) -> int:
+    """Deliver a claimed batch; returns how many outcomes were recorded."""
+    if not claims:
+        return 0
+    rows = _load(claims)
+    poisoned = poison_failures(
+        claims, correlation_ids={i: r["correlation_id"] for i, r in rows.items()}
+    )
+    poisoned_ids = {f.claim.transaction_id for f in poisoned}
+    groups: dict[int, list[Claim]] = defaultdict(list)
+    for claim in claims:
+        if claim.transaction_id not in poisoned_ids:
+            groups[claim.connector_id].append(claim)
+    connectors = Connector.objects.in_bulk(list(groups))
+
+    # Stop sending well before the lease runs out, so no other worker takes these items over
+    # while this one is still working on them.
+    deadline = time.monotonic() + settings.HUBCONSOLE["LEASE_SECONDS"] / 2
+    delivered: list[tuple[Claim, dict]] = []
+    failures: list[Failure] = list(poisoned)
+    for connector_id, group in groups.items():
+        sent, failed = _deliver_group(connectors[connector_id], group, rows, deadline)
+        delivered += sent
+        failures += failed
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        owned = work_finish(cursor, [claim for claim, _ in delivered])
+        delivered = [(c, d) for c, d in delivered if c.transaction_id in owned]
+        _record_delivered(cursor, delivered)
+        events_insert(cursor, reclaim_events(claims))
+        failures_record(cursor, failures)
+        successes_resolve([claim for claim, _ in delivered], owned)
+    return len(delivered) + len(failures)
+
+
+def _deliver_group(connector: Connector, group: list[Claim], rows: dict[int, dict], deadline):
+    """Send one target's share of the batch within its rate limit and circuit breaker."""
+    gate = connector_gate(connector=connector, wanted=len(group))
+    to_send, held = group[: gate.granted], group[gate.granted :]
+    policy = RetryPolicy(
+        connector.max_attempts, connector.backoff_base_seconds, connector.backoff_cap_seconds
+    )
+    sent: list[tuple[Claim, dict]] = []
+    failed: list[Failure] = []
+    consecutive = gate.consecutive_failures
+    last_code = ""
+    try:
+        transport = transport_for(connector)
+    except TransportError as error:
+        # Misconfiguration (bad URL, missing token): every message of this target fails alike.
+        for claim in to_send:
+            row = rows[claim.transaction_id]
+            failed.append(
+                Failure(
+                    claim,
+                    error,
+                    row["attempts"] + 1,
+                    policy,
+                    row["correlation_id"],
+                    root_cause_key=f"connector:{connector.slug}",
+                )
+            )
+        work_release(held, delay=gate.wait_seconds)
+        return sent, failed
+
+    for index, claim in enumerate(to_send):
+        breaker_open = consecutive >= connector.breaker_threshold
+        if breaker_open or time.monotonic() > deadline:
+            # The breaker just opened (or time is up): hand the rest back unspent.
+            held = to_send[index:] + held
+            break
+        row = rows[claim.transaction_id]
+        request = OutboundRequest(
+            body=bytes(row["raw"]),
+            idempotency_key=row["idempotency_key"],
+            correlation_id=row["correlation_id"],
+            document_type=row["document_type"],
+        )
+        try:
+            result = transport.send(request)
+        except TransportError as error:
+            last_code = error.code
+            if error.transient:
+                consecutive += 1
+            failed.append(
+                Failure(
+                    claim,
+                    error,
+                    row["attempts"] + 1,
+                    policy,
+                    row["correlation_id"],
+                    root_cause_key=f"connector:{connector.slug}",
+                )
+            )
+            continue
+        consecutive = 0
+        sent.append(
+            (
+                claim,
+                {
+                    "attempt": row["attempts"] + 1,
+                    "http_status": result.status,
+                    "reference": result.reference,
+                    "duration_ms": round(result.duration_ms, 1),
+                    "replayed_by_target": result.replayed,
+                },
+            )
+        )
+    if to_send:
+        connector_breaker_record(
+            connector=connector,
+            consecutive_failures=consecutive,
+            succeeded=bool(sent),
+            last_error_code=last_code,
+        )
+    work_release(held, delay=gate.wait_seconds)
+    if consecutive >= connector.breaker_threshold:
+        logger.warning("circuit breaker opened for connector %s", connector.slug)
+    return sent, failed
+
+
+def _record_delivered(cursor, delivered: list[tuple[Claim, dict]]) -> None:
+    if not delivered:
+        return
+    cursor.execute(
+        """
+        UPDATE pipeline_transaction t
+        SET status = %s, attempts = u.attempt, last_error_code = '', last_error = '',
+            completed_at = now(), updated_at = now()
+        FROM unnest(%s::bigint[], %s::int[]) AS u(id, attempt)
+        WHERE t.id = u.id
+        """,
+        [
+            TransactionStatusChoices.COMPLETED,
+            [claim.transaction_id for claim, _ in delivered],
+            [detail["attempt"] for _, detail in delivered],
+        ],
+    )
+    events_insert(
+        cursor,
+        [
+            EventRow(
+                claim.transaction_id,
+                TransactionEventKindChoices.DELIVERED,
+                message=f"Delivered (HTTP {detail['http_status']}).",
+                detail=detail,
+                actor_id=claim.actor_id,
+            )
+            for claim, detail in delivered
+        ],
+    )

@@ -1,0 +1,257 @@
+"""The process stage: parse and map received messages, index their keys, queue deliveries."""
+
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
+
+from django.db import connection, transaction
+
+from apps.connectors.models import Connector
+from apps.core.errors import HubError
+from apps.exceptions.catalogue import codes
+from apps.pipeline import doorbell
+from apps.pipeline.choices import (
+    DirectionChoices,
+    TransactionEventKindChoices,
+    TransactionStatusChoices,
+    WorkStageChoices,
+)
+from apps.pipeline.processors import Delivery, InboundView, Processed, processor_for
+from apps.pipeline.services.outcomes import (
+    Failure,
+    RetryPolicy,
+    failures_record,
+    poison_failures,
+    successes_resolve,
+)
+from apps.pipeline.services.work import (
+    Claim,
+    EventRow,
+    events_insert,
+    reclaim_events,
+    work_finish,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def _load(claims: Sequence[Claim]) -> tuple[dict[int, dict], dict[int, Connector]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, connector_id, format, document_type, raw, correlation_id, attempts "
+            "FROM pipeline_transaction WHERE id = ANY(%s)",
+            [[c.transaction_id for c in claims]],
+        )
+        columns = [col.name for col in cursor.description]
+        rows = {row[0]: dict(zip(columns, row, strict=True)) for row in cursor.fetchall()}
+    connectors = Connector.objects.in_bulk({row["connector_id"] for row in rows.values()})
+    return rows, connectors
+
+
+def _policy(connector: Connector) -> RetryPolicy:
+    return RetryPolicy(
+        connector.max_attempts, connector.backoff_base_seconds, connector.backoff_cap_seconds
+    )
+
+
+def process_claims(claims: Sequence[Claim]) -> int:
+    """Process a claimed batch; returns how many transactions it finished or rescheduled."""
+    if not claims:
+        return 0
+    rows, connectors = _load(claims)
+    poisoned = poison_failures(
+        claims, correlation_ids={i: r["correlation_id"] for i, r in rows.items()}
+    )
+    poisoned_ids = {f.claim.transaction_id for f in poisoned}
+
+    done: list[tuple[Claim, Processed]] = []
+    failures: list[Failure] = list(poisoned)
+    for claim in claims:
+        if claim.transaction_id in poisoned_ids:
+            continue
+        row = rows[claim.transaction_id]
+        connector = connectors[row["connector_id"]]
+        view = InboundView(
+            transaction_id=row["id"],
+            connector_id=connector.pk,
+            connector_settings=connector.settings,
+            forward_to_id=connector.forward_to_id,
+            format=row["format"],
+            document_type=row["document_type"],
+            raw=bytes(row["raw"]),
+            correlation_id=row["correlation_id"],
+        )
+        try:
+            done.append((claim, processor_for(view.document_type)(view)))
+        except HubError as error:
+            failures.append(
+                Failure(
+                    claim, error, row["attempts"] + 1, _policy(connector), row["correlation_id"]
+                )
+            )
+        except Exception as error:
+            # A defect or a passing fault, not the message's fault: retry with backoff, then
+            # let a person look. The traceback is logged; the payload never is.
+            logger.exception("processing transaction %s failed unexpectedly", claim.transaction_id)
+            failures.append(
+                Failure(
+                    claim,
+                    HubError("PROCESSING_ERROR", type(error).__name__, transient=True),
+                    row["attempts"] + 1,
+                    _policy(connector),
+                    row["correlation_id"],
+                )
+            )
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        owned = work_finish(cursor, [claim for claim, _ in done])
+        done = [(claim, result) for claim, result in done if claim.transaction_id in owned]
+        queued = _record_processed(cursor, done, rows)
+        events_insert(cursor, reclaim_events(claims))
+        failures_record(cursor, failures)
+        successes_resolve([claim for claim, _ in done], owned)
+        if queued:
+            transaction.on_commit(lambda: doorbell.ring(WorkStageChoices.DELIVER))
+    return len(done) + len(failures)
+
+
+def _record_processed(cursor, done: list[tuple[Claim, Processed]], rows: dict[int, dict]) -> int:
+    """Write the outcome of successful processing; returns how many deliveries were queued."""
+    if not done:
+        return 0
+    cursor.execute(
+        """
+        UPDATE pipeline_transaction t
+        SET status = %s, canonical = u.canonical, document_id = u.document_id,
+            revision = u.revision, attempts = t.attempts + 1, last_error_code = '',
+            last_error = '', completed_at = now(), updated_at = now()
+        FROM unnest(%s::bigint[], %s::jsonb[], %s::varchar[], %s::int[])
+             AS u(id, canonical, document_id, revision)
+        WHERE t.id = u.id
+        """,
+        [
+            TransactionStatusChoices.COMPLETED,
+            [claim.transaction_id for claim, _ in done],
+            [json.dumps(result.canonical) for _, result in done],
+            [result.document_id for _, result in done],
+            [result.revision for _, result in done],
+        ],
+    )
+    keys = [(claim.transaction_id, kind, value) for claim, r in done for kind, value in r.keys]
+    if keys:
+        cursor.execute(
+            "INSERT INTO pipeline_transactionkey (transaction_id, kind, value) "
+            "SELECT * FROM unnest(%s::bigint[], %s::varchar[], %s::varchar[])",
+            [[k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]],
+        )
+    deliveries = [(claim, d) for claim, result in done for d in result.deliveries]
+    new_ids, duplicate_ids = _queue_deliveries(cursor, deliveries, rows)
+    events = [
+        EventRow(
+            claim.transaction_id,
+            TransactionEventKindChoices.PROCESSED,
+            message=f"Processed as {result.canonical.get('document_type', '')}; "
+            f"{len(result.deliveries)} delivery(ies).",
+            detail={"document_id": result.document_id, "revision": result.revision},
+            actor_id=claim.actor_id,
+        )
+        for claim, result in done
+    ]
+    events += [
+        EventRow(
+            outbound_id,
+            TransactionEventKindChoices.ROUTED,
+            message="Queued for delivery.",
+            detail={"from_transaction_id": claim.transaction_id},
+        )
+        for outbound_id, claim in new_ids
+    ]
+    events += [
+        EventRow(
+            outbound_id,
+            TransactionEventKindChoices.DUPLICATE_SUPPRESSED,
+            code=codes.DUPLICATE_MESSAGE,
+            message="This document revision was already queued for this target; "
+            "it is not posted twice.",
+            detail={"from_transaction_id": claim.transaction_id},
+        )
+        for outbound_id, claim in duplicate_ids
+    ]
+    events_insert(cursor, events)
+    return len(new_ids)
+
+
+# Outbound postings and their work items in one statement. ON CONFLICT on the idempotency key
+# (target, document, revision) is what makes "deliver once" hold across replays and resends.
+_QUEUE_DELIVERIES_SQL = f"""
+    WITH d AS (
+        SELECT * FROM unnest(
+            %s::bigint[], %s::varchar[], %s::varchar[], %s::varchar[], %s::int[],
+            %s::bytea[], %s::varchar[], %s::bigint[], %s::varchar[]
+        ) AS d(connector_id, idempotency_key, document_type, document_id, revision, body,
+               sha, parent_id, correlation_id)
+    ), tx AS (
+        INSERT INTO pipeline_transaction (
+            connector_id, direction, format, document_type, status, idempotency_key,
+            content_sha256, raw, raw_size, correlation_id, document_id, revision, parent_id,
+            attempts, last_error_code, last_error, metadata, received_at, updated_at
+        )
+        SELECT connector_id, '{DirectionChoices.OUTBOUND}', 'json', document_type,
+               '{TransactionStatusChoices.QUEUED}', idempotency_key, sha, body,
+               length(body), correlation_id, document_id, revision, parent_id, 0, '', '',
+               '{{}}'::jsonb, now(), now()
+        FROM d
+        ON CONFLICT (idempotency_key) DO NOTHING
+        RETURNING id, connector_id, idempotency_key
+    ), work AS (
+        INSERT INTO pipeline_workitem (
+            transaction_id, stage, connector_id, available_at, lease_owner, open_claims,
+            created_at
+        )
+        SELECT id, '{WorkStageChoices.DELIVER}', connector_id, now(), '', 0, now() FROM tx
+    )
+    SELECT id, idempotency_key FROM tx
+    """  # noqa: S608 (only code constants are interpolated)
+
+
+def _queue_deliveries(cursor, deliveries: list[tuple[Claim, Delivery]], rows: dict[int, dict]):
+    """Insert outbound transactions and their work items; a delivery whose idempotency key
+    already exists is not inserted again. Returns ([(new id, claim)], [(existing id, claim)])."""
+    if not deliveries:
+        return [], []
+    keys = [d.idempotency_key for _, d in deliveries]
+    cursor.execute(
+        _QUEUE_DELIVERIES_SQL,
+        [
+            [d.connector_id for _, d in deliveries],
+            keys,
+            [d.document_type for _, d in deliveries],
+            [d.document_id for _, d in deliveries],
+            [d.revision for _, d in deliveries],
+            [d.body for _, d in deliveries],
+            [hashlib.sha256(d.body).hexdigest() for _, d in deliveries],
+            [claim.transaction_id for claim, _ in deliveries],
+            [rows[claim.transaction_id]["correlation_id"] for claim, _ in deliveries],
+        ],
+    )
+    inserted = {key: tx_id for tx_id, key in cursor.fetchall()}
+    existing = {}
+    missing = list({key for key in keys if key not in inserted})
+    if missing:
+        cursor.execute(
+            "SELECT idempotency_key, id FROM pipeline_transaction WHERE idempotency_key = ANY(%s)",
+            [missing],
+        )
+        existing = dict(cursor.fetchall())
+    new, duplicates, seen = [], [], set()
+    # The same document revision may arrive twice within one batch: the first is new, any
+    # later one is a duplicate of it.
+    for claim, delivery in deliveries:
+        key = delivery.idempotency_key
+        if key in inserted and key not in seen:
+            new.append((inserted[key], claim))
+            seen.add(key)
+        else:
+            duplicates.append((inserted.get(key) or existing[key], claim))
+    return new, duplicates

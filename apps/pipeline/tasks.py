@@ -1,0 +1,24 @@
+"""Celery tasks of the pipeline: doorbells that drain a stage, and the sweeper."""
+
+from celery import shared_task
+
+from apps.pipeline.choices import WorkStageChoices
+from apps.pipeline.services import work_drain, work_sweep
+
+# No arguments: a task only says "there is work"; what the work is, PostgreSQL knows. A lost
+# task costs latency until the next sweep, never data, so none of these need acks_late.
+
+
+@shared_task(name="pipeline.process_pending", time_limit=120, soft_time_limit=100)
+def process_pending() -> int:
+    return work_drain(stage=WorkStageChoices.PROCESS)
+
+
+@shared_task(name="pipeline.deliver_pending", time_limit=120, soft_time_limit=100)
+def deliver_pending() -> int:
+    return work_drain(stage=WorkStageChoices.DELIVER)
+
+
+@shared_task(name="pipeline.sweep", time_limit=30, soft_time_limit=25)
+def sweep() -> dict[str, int]:
+    return work_sweep()

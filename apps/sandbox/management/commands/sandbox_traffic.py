@@ -1,0 +1,144 @@
+"""Demo traffic: a simulated procurement system, inventory system and supplier at work.
+
+Sends signed webhooks (with some resends, revisions, invalid and rejected documents), drops
+files into the inventory folder and the supplier's SFTP outbox, and now and then tells the
+sandbox ERP to fail for a while so retries, backoff and the circuit breaker show in the
+console. Deterministic for a given --seed.
+"""
+
+import json
+import os
+import random
+import time
+from pathlib import Path
+
+import httpx
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from apps.connectors.signing import sign
+
+DEMO = settings.BASE_DIR / "var" / "demo"
+FACILITIES = ["HOSP-NORTH", "HOSP-SOUTH", "HOSP-EAST", "CLINIC-01", "CLINIC-02"]
+SUPPLIERS = [f"SUP-{n:03d}" for n in range(1, 25)]
+
+
+class Traffic:
+    def __init__(self, *, seed: int, base_url: str, sandbox_url: str, secret: str):
+        self.random = random.Random(seed)
+        self.base_url = base_url
+        self.sandbox_url = sandbox_url
+        self.secret = secret
+        self.client = httpx.Client(timeout=10)
+        self.sequence = 0
+        self.sent: list[tuple[str, bytes]] = []
+
+    def document(self) -> dict:
+        self.sequence += 1
+        lines = [
+            {
+                "line": n,
+                "item": f"ITEM-{self.random.randint(1, 3000):05d}",
+                "quantity": self.random.randint(1, 20),
+                "unit_price": round(self.random.uniform(2, 900), 2),
+            }
+            for n in range(1, self.random.randint(2, 6))
+        ]
+        return {
+            "event_id": f"evt-{self.sequence:08d}",
+            "id": f"REQ-{self.sequence:07d}",
+            "revision": 1,
+            "po_number": f"PO-{400000 + self.sequence}",
+            "supplier": {"code": self.random.choice(SUPPLIERS)},
+            "facility": self.random.choice(FACILITIES),
+            "lines": lines,
+            "total": round(sum(x["quantity"] * x["unit_price"] for x in lines), 2),
+        }
+
+    def post(self, event_id: str, body: bytes) -> None:
+        self.client.post(
+            f"{self.base_url}/in/webhooks/procurement-webhook",
+            content=body,
+            headers={
+                "Content-Type": "application/json",
+                "X-HubConsole-Signature": sign(self.secret, body),
+                "X-Event-ID": event_id,
+            },
+        )
+
+    def webhook(self) -> None:
+        roll = self.random.random()
+        if roll < 0.05 and self.sent:
+            event_id, body = self.random.choice(self.sent)  # the sender retries a delivery
+        else:
+            document = self.document()
+            if roll < 0.07:
+                del document["id"]  # breaks the contract: SCHEMA_INVALID
+            elif roll < 0.09:
+                document["reject_reason"] = "cost center closed for posting"
+            elif roll < 0.12 and self.sent:
+                earlier = json.loads(self.random.choice(self.sent)[1])
+                document = {**earlier, "event_id": document["event_id"], "revision": 2}
+            event_id, body = document["event_id"], json.dumps(document).encode()
+            self.sent = [*self.sent[-200:], (event_id, body)]
+        self.post(event_id, body)
+
+    def drop_file(self, folder: Path) -> None:
+        document = self.document()
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = folder / f".{document['id']}.json.part"
+        partial.write_text(json.dumps(document))
+        partial.rename(folder / f"{document['id']}.json")  # appears complete, never half
+
+    def outage(self) -> None:
+        self.client.post(
+            f"{self.sandbox_url}/faults",
+            json={
+                "target": "erp",
+                "mode": "status",
+                "status": 503,
+                "retry_after": 5,
+                "seconds": 20,
+            },
+        )
+
+
+class Command(BaseCommand):
+    help = "Send demo traffic to HubConsole (demo mode only)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--rate", type=float, default=2.0, help="webhooks per second")
+        parser.add_argument("--seed", type=int, default=7)
+        parser.add_argument("--outage-every", type=float, default=180.0, help="seconds")
+
+    def handle(self, *args, **options):
+        if not settings.SANDBOX_ENABLED:
+            raise CommandError("The sandbox is disabled (HUBCONSOLE_SANDBOX_ENABLED).")
+        secret = os.environ.get("HUBCONSOLE_DEMO_WEBHOOK_SECRET")
+        if not secret:
+            raise CommandError("Set HUBCONSOLE_DEMO_WEBHOOK_SECRET.")
+        traffic = Traffic(
+            seed=options["seed"],
+            base_url=settings.HUBCONSOLE["BASE_URL"],
+            sandbox_url=os.environ.get("HUBCONSOLE_SANDBOX_URL", "http://127.0.0.1:8100"),
+            secret=secret,
+        )
+        interval = 1.0 / options["rate"]
+        started = last_file = last_sftp = time.monotonic()
+        next_outage = started + options["outage_every"]
+        while True:
+            now = time.monotonic()
+            try:
+                traffic.webhook()
+                if now - last_file > 20:
+                    traffic.drop_file(DEMO / "inbox")
+                    last_file = now
+                if now - last_sftp > 30:
+                    traffic.drop_file(DEMO / "sftp" / "outbox")
+                    last_sftp = now
+                if now > next_outage:
+                    traffic.outage()
+                    next_outage = now + options["outage_every"]
+            except httpx.HTTPError as error:
+                self.stderr.write(f"traffic: {type(error).__name__}; retrying")
+            time.sleep(interval)

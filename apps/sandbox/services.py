@@ -1,0 +1,119 @@
+"""Behaviour of the simulated targets: idempotent acceptance and injected faults."""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from apps.sandbox.choices import FaultModeChoices
+from apps.sandbox.models import SandboxFault, SandboxPosting
+
+
+@dataclass(frozen=True)
+class Fault:
+    mode: str
+    status: int
+    retry_after: int | None
+    latency_ms: int
+
+
+@dataclass(frozen=True)
+class Accepted:
+    reference: str
+    replayed: bool
+
+
+class KeyReused(Exception):
+    """The idempotency key was used before with a different body."""
+
+
+def fault_take(*, target: str) -> Fault | None:
+    """Consume one injection of the oldest active fault for ``target``, if any."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE sandbox_sandboxfault SET remaining = remaining - 1
+            WHERE id = (
+                SELECT id FROM sandbox_sandboxfault
+                WHERE (target = %s OR target = '*')
+                  AND (remaining IS NULL OR remaining > 0)
+                  AND (active_until IS NULL OR active_until > now())
+                ORDER BY id LIMIT 1
+                FOR UPDATE
+            )
+            RETURNING mode, status, retry_after, latency_ms
+            """,
+            [target],
+        )
+        row = cursor.fetchone()
+    return Fault(*row) if row else None
+
+
+def fault_add(
+    *,
+    target: str,
+    mode: str,
+    status: int = 503,
+    retry_after: int | None = None,
+    latency_ms: int = 0,
+    count: int | None = None,
+    seconds: float | None = None,
+) -> SandboxFault:
+    if mode not in FaultModeChoices.values:
+        raise ValueError(f"mode must be one of {FaultModeChoices.values}")
+    if count is None and seconds is None:
+        raise ValueError("Give count, seconds or both, so the fault ends by itself.")
+    return SandboxFault.objects.create(
+        target=target,
+        mode=mode,
+        status=status,
+        retry_after=retry_after,
+        latency_ms=latency_ms,
+        remaining=count,
+        active_until=timezone.now() + timedelta(seconds=seconds) if seconds else None,
+    )
+
+
+def faults_clear() -> int:
+    return SandboxFault.objects.all().delete()[0]
+
+
+def posting_accept(*, target: str, idempotency_key: str, body: dict) -> Accepted:
+    """Store a posting once per key; the same key and body again is a replay."""
+    sha = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO sandbox_sandboxposting
+                (target, idempotency_key, body_sha256, body, reference, replays, received_at)
+            VALUES (%s, %s, %s, %s::jsonb,
+                    'ERP-' || nextval('sandbox_sandboxposting_id_seq'), 0, now())
+            ON CONFLICT (target, idempotency_key) DO NOTHING
+            RETURNING reference
+            """,
+            [target, idempotency_key, sha, json.dumps(body)],
+        )
+        row = cursor.fetchone()
+        if row:
+            return Accepted(row[0], replayed=False)
+        cursor.execute(
+            "UPDATE sandbox_sandboxposting SET replays = replays + 1 "
+            "WHERE target = %s AND idempotency_key = %s RETURNING reference, body_sha256",
+            [target, idempotency_key],
+        )
+        reference, stored_sha = cursor.fetchone()
+    if stored_sha != sha:
+        raise KeyReused(reference)
+    return Accepted(reference, replayed=True)
+
+
+def postings_summary(*, target: str) -> dict:
+    postings = SandboxPosting.objects.filter(target=target)
+    return {
+        "target": target,
+        "postings": postings.count(),
+        "replays_answered": sum(postings.values_list("replays", flat=True)),
+    }

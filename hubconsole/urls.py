@@ -1,0 +1,18 @@
+"""URLs of the console and the inbound endpoints."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from apps.core import views as core_views
+
+admin.site.site_header = "HubConsole administration"
+admin.site.site_title = "HubConsole"
+
+urlpatterns = [
+    path("healthz", core_views.healthz, name="healthz"),
+    path("readyz", core_views.readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("apps.accounts.urls")),
+    path("in/", include("apps.connectors.urls")),
+    path("", include("apps.console.urls")),
+]
