@@ -1,5 +1,6 @@
 """Login and logout screens; login is throttled per user name and address."""
 
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.shortcuts import render
 
@@ -22,12 +23,9 @@ class LoginView(auth_views.LoginView):
 
     def post(self, request, *args, **kwargs):
         if login_is_throttled(**self._identity()):
-            return render(
-                request,
-                "accounts/login_throttled.html",
-                status=429,
-                headers={"Retry-After": "300"},
-            )
+            response = render(request, "accounts/login_throttled.html", status=429)
+            response["Retry-After"] = str(settings.LOGIN_THROTTLE_WINDOW_SECONDS)
+            return response
         return super().post(request, *args, **kwargs)
 
     def form_invalid(self, form):

@@ -1,6 +1,8 @@
 """Connectors: configured endpoints (data, not code), their live state and their runs."""
 
+from django.core.validators import MinValueValidator
 from django.db import models
+from django.db.models import Q
 
 from apps.connectors.choices import (
     INBOUND_KINDS,
@@ -43,7 +45,10 @@ class Connector(models.Model):
         default=False, help_text="Paused connectors keep accepting but hold processing."
     )
     rate_limit_per_second = models.FloatField(
-        null=True, blank=True, help_text="Outbound requests per second; empty means unlimited."
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.01)],
+        help_text="Outbound requests per second; empty means unlimited.",
     )
     rate_limit_burst = models.PositiveIntegerField(default=10)
     timeout_seconds = models.FloatField(default=10.0)
@@ -60,6 +65,12 @@ class Connector(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rate_limit_per_second__isnull=True) | Q(rate_limit_per_second__gt=0),
+                name="connector_rate_limit_positive",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -89,7 +89,11 @@ def connector_pickup(*, connector_id: int) -> ConnectorRun:
             except (OSError, HubError) as error:
                 problems.append(f"{file.name}: {error}")
     except HubError as error:
-        problems.append(error.message)
+        problems.append(str(error))
+    except Exception as error:
+        # Never leave a run "running": record the failure, keep the traceback in the log.
+        logger.exception("pickup of %s failed", connector.slug)
+        problems.append(f"unexpected {type(error).__name__}")
     finally:
         try:
             source.close()
@@ -100,6 +104,8 @@ def connector_pickup(*, connector_id: int) -> ConnectorRun:
         run.status = (
             ConnectorRunStatusChoices.PARTIAL if run.accepted else ConnectorRunStatusChoices.FAILED
         )
+    elif run.rejected:
+        run.status = ConnectorRunStatusChoices.PARTIAL
     else:
         run.status = ConnectorRunStatusChoices.SUCCEEDED
     run.finished_at = timezone.now()

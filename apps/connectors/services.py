@@ -2,10 +2,10 @@
 
 from dataclasses import dataclass
 
-from auditlog.context import set_actor
 from django.db import connection, transaction
 
 from apps.connectors.models import Connector
+from apps.core.audit import acting_as
 from apps.core.errors import PermissionDenied
 from apps.pipeline import doorbell
 from apps.pipeline.choices import WorkStageChoices
@@ -24,7 +24,7 @@ def connector_set_paused(*, connector_id: int, paused: bool, actor) -> Connector
     _require_admin(actor)
     connector = Connector.objects.select_for_update().get(pk=connector_id)
     if connector.paused != paused:
-        with set_actor(actor):
+        with acting_as(actor):
             connector.paused = paused
             connector.save(update_fields=["paused", "updated_at"])
     if not paused:
@@ -64,7 +64,11 @@ WITH current AS (
 )
 UPDATE connectors_connectorstate s
 SET tokens = CASE WHEN %(rate)s IS NULL THEN 0 ELSE d.available - d.granted END,
-    tokens_at = now()
+    tokens_at = now(),
+    -- A half-open probe is in flight: no other worker probes until it reports back.
+    opened_until = CASE WHEN d.consecutive_failures >= %(threshold)s AND d.granted > 0
+                        THEN now() + make_interval(secs => %(cooldown)s)
+                        ELSE s.opened_until END
 FROM decision d
 WHERE s.connector_id = d.connector_id
 RETURNING d.granted, d.consecutive_failures, d.available - d.granted
@@ -89,6 +93,7 @@ def connector_gate(*, connector: Connector, wanted: int) -> Gate:
                 "rate": rate,
                 "burst": max(1, connector.rate_limit_burst),
                 "threshold": connector.breaker_threshold,
+                "cooldown": connector.breaker_cooldown_seconds,
             },
         )
         granted, failures, left = cursor.fetchone()
@@ -100,22 +105,32 @@ def connector_gate(*, connector: Connector, wanted: int) -> Gate:
 
 
 def connector_breaker_record(
-    *, connector: Connector, consecutive_failures: int, succeeded: bool, last_error_code: str
+    *,
+    connector: Connector,
+    consecutive_failures: int,
+    succeeded: bool,
+    last_error_code: str,
+    hold_seconds: float | None = None,
 ) -> None:
     """Store the breaker's count after a batch; open it when the count reaches the threshold.
 
     Each time it opens in a row the cool-down doubles (up to 32x), so a target that stays down
-    is probed less and less often.
+    is probed less and less often. ``hold_seconds`` holds the target without counting a
+    failure: a 429 means "slow down", not "down", so it pauses sending until Retry-After.
     """
     with connection.cursor() as cursor:
         cursor.execute(
             """
             UPDATE connectors_connectorstate
             SET consecutive_failures = %(failures)s,
-                opened_until = CASE WHEN %(failures)s >= %(threshold)s
-                    THEN now() + make_interval(
-                        secs => %(cooldown)s * power(2, least(open_count, 5)))
-                    ELSE NULL END,
+                opened_until = CASE
+                    WHEN %(failures)s = 0 AND %(hold)s::float8 IS NULL THEN NULL
+                    ELSE greatest(
+                        CASE WHEN %(failures)s >= %(threshold)s THEN now() + make_interval(
+                            secs => %(cooldown)s * power(2, least(open_count, 5))) END,
+                        now() + make_interval(secs => %(hold)s::float8),
+                        CASE WHEN opened_until > now() THEN opened_until END)
+                    END,
                 open_count = CASE WHEN %(failures)s >= %(threshold)s THEN open_count + 1
                                   WHEN %(failures)s = 0 THEN 0 ELSE open_count END,
                 last_success_at = CASE WHEN %(succeeded)s THEN now() ELSE last_success_at END,
@@ -130,5 +145,6 @@ def connector_breaker_record(
                 "cooldown": connector.breaker_cooldown_seconds,
                 "succeeded": succeeded,
                 "code": last_error_code,
+                "hold": hold_seconds,
             },
         )

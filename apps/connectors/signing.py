@@ -6,9 +6,13 @@ HMAC-SHA256(secret, "<t>." + body). Several v1 values may be given while secrets
 
 import hashlib
 import hmac
+import re
 import time
 
 SIGNATURE_HEADER = "X-HubConsole-Signature"
+# ASCII only: str.isdigit() accepts characters such as "²" that int() then refuses.
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 class SignatureError(Exception):
@@ -34,9 +38,9 @@ def verify(
     timestamp, candidates = None, []
     for part in header.split(","):
         name, _, value = part.strip().partition("=")
-        if name == "t" and value.isdigit():
+        if name == "t" and _TIMESTAMP.fullmatch(value):
             timestamp = int(value)
-        elif name == "v1" and value:
+        elif name == "v1" and _DIGEST.fullmatch(value):
             candidates.append(value)
     if timestamp is None or not candidates:
         raise SignatureError(

@@ -116,7 +116,11 @@ class SftpSource(FileSource):
         return posixpath.join(*parts)
 
     def _run(self, coroutine):
-        return self.loop.run_until_complete(coroutine)
+        try:
+            return self.loop.run_until_complete(coroutine)
+        except asyncssh.SFTPError as error:
+            # e.g. the folder does not exist or permission is denied on the server
+            raise HubError("TARGET_UNAVAILABLE", f"SFTP server said: {error.reason}") from None
 
     def _connect_kwargs(self) -> dict:
         options = self.options
@@ -137,7 +141,13 @@ class SftpSource(FileSource):
         }
         if options.get("private_key_env"):
             key_text = os.environ.get(options["private_key_env"], "")
-            kwargs["client_keys"] = [asyncssh.import_private_key(key_text)]
+            try:
+                kwargs["client_keys"] = [asyncssh.import_private_key(key_text)]
+            except (asyncssh.KeyImportError, ValueError):
+                raise HubError(
+                    "AUTH_FAILED",
+                    f"The environment variable {options['private_key_env']} holds no private key.",
+                ) from None
         elif options.get("password_env"):
             kwargs["password"] = os.environ.get(options["password_env"], "")
         return kwargs
@@ -168,7 +178,13 @@ class SftpSource(FileSource):
         sftp = self._open()
 
         async def listing():
-            entries = await sftp.readdir(self.path)
+            try:
+                entries = await sftp.readdir(self.path)
+            except asyncssh.SFTPError as error:
+                raise HubError(
+                    "TARGET_UNAVAILABLE",
+                    f"The pickup folder {self.path} cannot be read: {error.reason}",
+                ) from None
             return [
                 RemoteFile(e.filename, e.attrs.size or 0, float(e.attrs.mtime or 0))
                 for e in entries

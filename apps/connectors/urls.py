@@ -7,5 +7,5 @@ from apps.connectors import views
 app_name = "connectors"
 
 urlpatterns = [
-    path("webhooks/<slug:slug>", views.webhook_receive_view, name="webhook_receive"),
+    path("webhooks/<str:slug>", views.webhook_receive_view, name="webhook_receive"),
 ]

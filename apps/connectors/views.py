@@ -3,7 +3,6 @@
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 
 from apps.connectors.signing import SIGNATURE_HEADER
 from apps.connectors.webhooks import WebhookRequest, webhook_receive, webhook_response_body
@@ -14,8 +13,11 @@ from apps.core.http import error_response
 # Machine-to-machine: authenticated by the HMAC signature, not a session, so CSRF does not
 # apply (there is no cookie to ride on).
 @csrf_exempt
-@require_POST
 def webhook_receive_view(request, slug: str):
+    if request.method != "POST":
+        return error_response(
+            405, "method_not_allowed", "Send the message with POST.", Allow="POST"
+        )
     if "CONTENT_LENGTH" not in request.META or not request.META["CONTENT_LENGTH"]:
         return error_response(411, "length_required", "Send a Content-Length header.")
     try:

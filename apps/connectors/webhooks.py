@@ -21,7 +21,8 @@ from apps.exceptions.catalogue import codes
 from apps.pipeline.processors import json_document
 from apps.pipeline.services import InboundMessage, Received, content_hash, transaction_receive
 
-_SAFE_TOKEN = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
+_SAFE_TOKEN = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
+_SAFE_CORRELATION = re.compile(r"[A-Za-z0-9._:@/+=-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -87,17 +88,18 @@ def webhook_receive(*, request: WebhookRequest) -> Received:
         code = "malformed_json" if error.code == codes.PARSE_ERROR else "invalid_document"
         raise InputRejected(code, error.message) from None
 
-    event_id = request.event_id
+    event_id = request.event_id or None  # an empty header is no header
     if not event_id and connector.settings.get("event_id_field"):
         found = _dig(document, connector.settings["event_id_field"])
         event_id = str(found) if found is not None and not isinstance(found, dict | list) else None
-    if event_id is not None and not _SAFE_TOKEN.match(event_id):
+    if event_id is not None and not _SAFE_TOKEN.fullmatch(event_id):
         raise InputRejected("event_id_invalid", "The event id has unsupported characters.")
     natural_key = f"event:{event_id}" if event_id else f"sha256:{content_hash(request.body)}"
-    correlation_id = request.correlation_id
-    if correlation_id is not None and not _SAFE_TOKEN.match(correlation_id):
+    correlation_id = request.correlation_id or None
+    if correlation_id is not None and not _SAFE_CORRELATION.fullmatch(correlation_id):
         raise InputRejected(
-            "correlation_id_invalid", "The correlation id has unsupported characters."
+            "correlation_id_invalid",
+            "The correlation id must be 1 to 64 letters, digits or ._:@/+=- characters.",
         )
 
     return transaction_receive(
@@ -107,7 +109,7 @@ def webhook_receive(*, request: WebhookRequest) -> Received:
             document_type=connector.document_type,
             raw=request.body,
             idempotency_key=f"in:{connector.pk}:{natural_key}",
-            correlation_id=(correlation_id or "")[:64],
+            correlation_id=correlation_id or "",
             metadata={
                 "channel": "webhook",
                 "event_id": event_id,

@@ -16,7 +16,7 @@ class RequestIdMiddleware:
 
     def __call__(self, request):
         supplied = request.headers.get(self.header, "")
-        request_id = supplied if _SAFE_ID.match(supplied) else new_request_id()
+        request_id = supplied if _SAFE_ID.fullmatch(supplied) else new_request_id()
         request.request_id = request_id
         token = request_id_var.set(request_id)
         try:

@@ -124,8 +124,10 @@ class ExceptionActivity(models.Model):
         BusinessException, on_delete=models.PROTECT, related_name="activities"
     )
     kind = models.CharField(max_length=30, choices=ExceptionActivityKindChoices.choices)
+    # PROTECT, not SET_NULL: history is append-only, so people who acted are deactivated,
+    # never deleted.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True
     )
     message = models.TextField(blank=True)
     data = models.JSONField(default=dict, blank=True)

@@ -4,11 +4,11 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from auditlog.context import set_actor
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.utils import timezone
 
+from apps.core.audit import acting_as
 from apps.core.errors import HubError, PermissionDenied
 from apps.exceptions.catalogue import CODES, TEAMS
 from apps.exceptions.choices import (
@@ -41,29 +41,38 @@ _OPEN_SQL = """
 WITH spec AS (
     SELECT * FROM unnest(
         %(codes)s::varchar[], %(transactions)s::bigint[], %(correlations)s::varchar[],
-        %(keys)s::varchar[], %(summaries)s::varchar[], %(details)s::jsonb[]
-    ) AS s(code, transaction_id, correlation_id, root_cause_key, summary, details)
+        %(keys)s::varchar[], %(summaries)s::varchar[], %(details)s::jsonb[], %(counts)s::int[]
+    ) AS s(code, transaction_id, correlation_id, root_cause_key, summary, details, n)
 )
 INSERT INTO exceptions_businessexception AS e (
     code_id, team_id, severity, status, transaction_id, correlation_id, root_cause_key,
     summary, details, occurrences, opened_at, last_seen_at, due_at, resolution
 )
 SELECT spec.code, c.owning_team_id, c.severity, 'open', spec.transaction_id,
-       spec.correlation_id, spec.root_cause_key, left(spec.summary, 300), spec.details, 1,
+       spec.correlation_id, spec.root_cause_key, left(spec.summary, 300), spec.details, spec.n,
        now(), now(), now() + make_interval(mins => c.sla_minutes), ''
 FROM spec JOIN exceptions_exceptioncode c ON c.code = spec.code
 ON CONFLICT (transaction_id, code_id) WHERE status IN ('open', 'in_progress')
-DO UPDATE SET occurrences = e.occurrences + 1, last_seen_at = now(),
+DO UPDATE SET occurrences = e.occurrences + EXCLUDED.occurrences, last_seen_at = now(),
               summary = EXCLUDED.summary, details = EXCLUDED.details
-RETURNING e.id, (xmax = 0) AS inserted, e.summary
+RETURNING e.id, (xmax = 0) AS inserted, e.summary, e.transaction_id, e.code_id
 """
 
 
 def exceptions_open(specs: Sequence[ExceptionSpec]) -> list[int]:
-    """Open (or count again) one exception per spec; returns their ids. Joins the caller's
-    database transaction."""
+    """Open (or count again) one exception per spec; returns their ids, one per spec in the
+    order given. Joins the caller's database transaction."""
     if not specs:
         return []
+    given = list(specs)
+    # ON CONFLICT DO UPDATE may touch a row only once per statement: fold repeats of the same
+    # (transaction, code) within one batch into one spec that counts them all.
+    merged: dict[tuple, tuple[ExceptionSpec, int]] = {}
+    for index, spec in enumerate(specs):
+        key = (spec.transaction_id, spec.code) if spec.transaction_id is not None else index
+        merged[key] = (spec, merged.get(key, (spec, 0))[1] + 1)
+    specs = [spec for spec, _ in merged.values()]
+    counts = [count for _, count in merged.values()]
     unknown = {spec.code for spec in specs} - set(
         ExceptionCode.objects.filter(code__in={s.code for s in specs}).values_list(
             "code", flat=True
@@ -78,6 +87,7 @@ def exceptions_open(specs: Sequence[ExceptionSpec]) -> list[int]:
         "keys": [s.root_cause_key[:200] for s in specs],
         "summaries": [s.summary[:300] for s in specs],
         "details": [json.dumps(s.details) for s in specs],
+        "counts": counts,
     }
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(_OPEN_SQL, params)
@@ -92,11 +102,20 @@ def exceptions_open(specs: Sequence[ExceptionSpec]) -> list[int]:
                 ),
                 message=summary,
             )
-            for exception_id, inserted, summary in rows
+            for exception_id, inserted, summary, _, _ in rows
         )
-    return [row[0] for row in rows]
+    by_key = {(row[3], row[4]): row[0] for row in rows if row[3] is not None}
+    # Specs without a transaction never conflict; they come back in the order inserted.
+    unattached = iter(row[0] for row in rows if row[3] is None)
+    return [
+        by_key[(spec.transaction_id, spec.code)]
+        if spec.transaction_id is not None
+        else next(unattached)
+        for spec in given
+    ]
 
 
+@transaction.atomic
 def exceptions_resolve_for_transactions(
     *, transaction_ids: Iterable[int], actor_id: int | None, reason: str
 ) -> int:
@@ -114,7 +133,7 @@ def exceptions_resolve_for_transactions(
         return 0
     actor = _user(actor_id)
     now = timezone.now()
-    with set_actor(actor):
+    with acting_as(actor):
         for item in open_items:
             item.status = BusinessExceptionStatusChoices.RESOLVED
             item.resolved_at = now
@@ -185,9 +204,13 @@ def exception_assign(*, exception_id: int, assignee, actor) -> BusinessException
     if assignee is not None and not assignee.has_perm(WORK_PERMISSION):
         raise HubError("ASSIGNEE_NOT_ALLOWED", f"{assignee} cannot work exceptions.")
     item.assignee = assignee
-    if assignee is not None:
-        item.status = BusinessExceptionStatusChoices.IN_PROGRESS
-    item.save(update_fields=["assignee", "status"])
+    item.status = (
+        BusinessExceptionStatusChoices.IN_PROGRESS
+        if assignee is not None
+        else BusinessExceptionStatusChoices.OPEN
+    )
+    with acting_as(actor):
+        item.save(update_fields=["assignee", "status"])
     ExceptionActivity.objects.create(
         exception=item,
         kind=ExceptionActivityKindChoices.ASSIGNED,
@@ -223,7 +246,8 @@ def _close(*, exception_id: int, actor, reason: str, status: str, action: str, k
     item.status = status
     item.resolved_at = timezone.now()
     item.resolution = reason[:300]
-    item.save(update_fields=["status", "resolved_at", "resolution"])
+    with acting_as(actor):
+        item.save(update_fields=["status", "resolved_at", "resolution"])
     ExceptionActivity.objects.create(exception=item, kind=kind, actor=actor, message=reason)
     return item
 

@@ -22,7 +22,8 @@ from apps.exceptions.catalogue import codes
 
 # Status codes that say "try again later" rather than "this message is wrong".
 _TRANSIENT = {408, 425, 429, 500, 502, 503, 504}
-_clients: dict[tuple[int, float], httpx.Client] = {}
+# One pooled client per connector and process, replaced (and closed) when its config changes.
+_clients: dict[int, tuple[float, httpx.Client]] = {}
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -30,7 +31,7 @@ def parse_retry_after(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
@@ -87,15 +88,19 @@ class RestTransport(Transport):
                     codes.AUTH_FAILED, f"The environment variable {token_env} holds no token."
                 )
             headers["Authorization"] = f"Bearer {token}"
-        key = (connector.pk, connector.updated_at.timestamp())
-        client = _clients.get(key)
-        if client is None:
+        version = connector.updated_at.timestamp()
+        cached = _clients.get(connector.pk)
+        if cached is not None and cached[0] == version:
+            client = cached[1]
+        else:
+            if cached is not None:
+                cached[1].close()
             client = httpx.Client(
                 timeout=httpx.Timeout(connector.timeout_seconds),
                 limits=httpx.Limits(max_connections=8, max_keepalive_connections=8),
                 headers={"User-Agent": "HubConsole/0.1"},
             )
-            _clients[key] = client
+            _clients[connector.pk] = (version, client)
         return cls(client=client, url=options["url"], headers=headers)
 
     def send(self, request: OutboundRequest) -> DeliveryResult:

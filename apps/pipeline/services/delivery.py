@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from apps.connectors.models import Connector
 from apps.connectors.services import connector_breaker_record, connector_gate
 from apps.connectors.transports import OutboundRequest, TransportError, transport_for
+from apps.exceptions.catalogue import codes
 from apps.pipeline.choices import TransactionEventKindChoices, TransactionStatusChoices
 from apps.pipeline.services.outcomes import (
     Failure,
@@ -73,10 +74,10 @@ def deliver_claims(claims: Sequence[Claim]) -> int:
         failures += failed
 
     with transaction.atomic(), connection.cursor() as cursor:
+        events_insert(cursor, reclaim_events(claims))
         owned = work_finish(cursor, [claim for claim, _ in delivered])
         delivered = [(c, d) for c, d in delivered if c.transaction_id in owned]
         _record_delivered(cursor, delivered)
-        events_insert(cursor, reclaim_events(claims))
         failures_record(cursor, failures)
         successes_resolve([claim for claim, _ in delivered], owned)
     return len(delivered) + len(failures)
@@ -93,6 +94,7 @@ def _deliver_group(connector: Connector, group: list[Claim], rows: dict[int, dic
     failed: list[Failure] = []
     consecutive = gate.consecutive_failures
     last_code = ""
+    hold: float | None = None
     try:
         transport = transport_for(connector)
     except TransportError as error:
@@ -113,7 +115,9 @@ def _deliver_group(connector: Connector, group: list[Claim], rows: dict[int, dic
         return sent, failed
 
     for index, claim in enumerate(to_send):
-        breaker_open = consecutive >= connector.breaker_threshold
+        # The gate already decided about the first send (closed, or a half-open probe); after
+        # that, failures in this batch can open the breaker and stop the rest.
+        breaker_open = index > 0 and consecutive >= connector.breaker_threshold
         if breaker_open or time.monotonic() > deadline:
             # The breaker just opened (or time is up): hand the rest back unspent.
             held = to_send[index:] + held
@@ -129,8 +133,6 @@ def _deliver_group(connector: Connector, group: list[Claim], rows: dict[int, dic
             result = transport.send(request)
         except TransportError as error:
             last_code = error.code
-            if error.transient:
-                consecutive += 1
             failed.append(
                 Failure(
                     claim,
@@ -141,6 +143,15 @@ def _deliver_group(connector: Connector, group: list[Claim], rows: dict[int, dic
                     root_cause_key=f"connector:{connector.slug}",
                 )
             )
+            if error.code == codes.THROTTLED:
+                # The target is up but wants less: that answer closes the breaker, pauses the
+                # target until Retry-After and gives the rest of the batch back.
+                consecutive = 0
+                hold = error.retry_after or policy.base_seconds
+                held = to_send[index + 1 :] + held
+                break
+            if error.transient:
+                consecutive += 1
             continue
         consecutive = 0
         sent.append(
@@ -161,8 +172,9 @@ def _deliver_group(connector: Connector, group: list[Claim], rows: dict[int, dic
             consecutive_failures=consecutive,
             succeeded=bool(sent),
             last_error_code=last_code,
+            hold_seconds=hold,
         )
-    work_release(held, delay=gate.wait_seconds)
+    work_release(held, delay=max(gate.wait_seconds, hold or 0.0))
     if consecutive >= connector.breaker_threshold:
         logger.warning("circuit breaker opened for connector %s", connector.slug)
     return sent, failed

@@ -105,10 +105,10 @@ def process_claims(claims: Sequence[Claim]) -> int:
             )
 
     with transaction.atomic(), connection.cursor() as cursor:
+        events_insert(cursor, reclaim_events(claims))
         owned = work_finish(cursor, [claim for claim, _ in done])
         done = [(claim, result) for claim, result in done if claim.transaction_id in owned]
         queued = _record_processed(cursor, done, rows)
-        events_insert(cursor, reclaim_events(claims))
         failures_record(cursor, failures)
         successes_resolve([claim for claim, _ in done], owned)
         if queued:
