@@ -3,6 +3,7 @@
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from apps.connectors.choices import (
     INBOUND_KINDS,
@@ -106,6 +107,10 @@ class ConnectorState(models.Model):
 
     def __str__(self) -> str:
         return f"state of {self.connector_id}"
+
+    @property
+    def breaker_open(self) -> bool:
+        return self.opened_until is not None and self.opened_until > timezone.now()
 
 
 class ConnectorRun(models.Model):

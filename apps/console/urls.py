@@ -8,4 +8,20 @@ app_name = "console"
 
 urlpatterns = [
     path("", views.HomeView.as_view(), name="home"),
+    path("transactions/", views.TransactionListView.as_view(), name="transaction_list"),
+    path(
+        "transactions/<int:pk>/", views.TransactionDetailView.as_view(), name="transaction_detail"
+    ),
+    path(
+        "transactions/<int:pk>/replay",
+        views.TransactionReplayView.as_view(),
+        name="transaction_replay",
+    ),
+    path("exceptions/", views.ExceptionListView.as_view(), name="exception_list"),
+    path("exceptions/<int:pk>/", views.ExceptionDetailView.as_view(), name="exception_detail"),
+    path(
+        "exceptions/<int:pk>/action", views.ExceptionActionView.as_view(), name="exception_action"
+    ),
+    path("connectors/", views.ConnectorListView.as_view(), name="connector_list"),
+    path("connectors/<int:pk>/pause", views.ConnectorPauseView.as_view(), name="connector_pause"),
 ]

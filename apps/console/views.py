@@ -1,8 +1,248 @@
-"""Console screens."""
+"""Console screens: thin views that check permission, call one selector or service, render."""
 
-from django.contrib.auth.mixins import LoginRequiredMixin
+import json
+
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.views import View
 from django.views.generic import TemplateView
 
+from apps.connectors.models import Connector
+from apps.connectors.selectors import connector_list
+from apps.connectors.services import connector_set_paused
+from apps.core.errors import HubError
+from apps.core.htmx import HtmxFragmentMixin
+from apps.exceptions.filtersets import BusinessExceptionFilterSet
+from apps.exceptions.selectors import (
+    exception_activities,
+    exception_get,
+    exception_list,
+    open_exceptions_by_team,
+)
+from apps.exceptions.services import (
+    exception_assign,
+    exception_comment,
+    exception_ignore,
+    exception_resolve,
+)
+from apps.pipeline.filtersets import TransactionFilterSet
+from apps.pipeline.models import Transaction
+from apps.pipeline.selectors import (
+    pipeline_overview,
+    transaction_events,
+    transaction_get,
+    transaction_lineage,
+    transaction_list,
+)
+from apps.pipeline.services import transaction_replay
+from apps.pipeline.services.replay import REPLAYABLE
 
-class HomeView(LoginRequiredMixin, TemplateView):
+PAGE_SIZE = 50
+
+
+class ConsoleView(LoginRequiredMixin, PermissionRequiredMixin, HtmxFragmentMixin, TemplateView):
+    """Base of every console screen: signed in, and holding the screen's permission."""
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
+class HomeView(ConsoleView):
+    permission_required = "pipeline.view_transaction"
     template_name = "console/home.html"
+    fragment_template_name = "console/partials/home_panels.html"
+
+    def get_context_data(self, **kwargs):
+        return {
+            **super().get_context_data(**kwargs),
+            "overview": pipeline_overview(),
+            "teams": open_exceptions_by_team(),
+            "connectors": connector_list(),
+            "recent_exceptions": exception_list().filter(status__in=["open", "in_progress"])[:10],
+        }
+
+
+class TransactionListView(ConsoleView):
+    permission_required = "pipeline.view_transaction"
+    template_name = "console/transaction_list.html"
+    fragment_template_name = "console/partials/transaction_table.html"
+
+    def get_context_data(self, **kwargs):
+        filterset = TransactionFilterSet(self.request.GET, queryset=Transaction.objects.all())
+        before = _int(self.request.GET.get("before"))
+        rows = transaction_list(queryset=filterset.qs, before_id=before, limit=PAGE_SIZE + 1)
+        query = self.request.GET.copy()
+        query.pop("before", None)
+        return {
+            **super().get_context_data(**kwargs),
+            "filterset": filterset,
+            "rows": rows[:PAGE_SIZE],
+            "next_before": rows[PAGE_SIZE - 1].pk if len(rows) > PAGE_SIZE else None,
+            "query": query.urlencode(),
+            "first_page": before is None,
+        }
+
+
+def _payload_text(raw: bytes) -> str:
+    """Readable text of a payload: JSON pretty-printed, other text decoded as sent."""
+    for encoding in ("utf-8-sig", "utf-16", "latin-1"):
+        try:
+            text = raw.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    try:
+        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except ValueError:
+        return text
+
+
+class TransactionDetailView(ConsoleView):
+    permission_required = "pipeline.view_transaction"
+    template_name = "console/transaction_detail.html"
+
+    def get_context_data(self, **kwargs):
+        try:
+            tx = transaction_get(transaction_id=kwargs["pk"])
+        except Transaction.DoesNotExist:
+            raise Http404("No such transaction.") from None
+        user = self.request.user
+        can_see_payload = user.has_perm("accounts.view_payload")
+        return {
+            **super().get_context_data(**kwargs),
+            "tx": tx,
+            "events": transaction_events(transaction_id=tx.pk),
+            "lineage": transaction_lineage(transaction=tx),
+            "exceptions": exception_list().filter(transaction=tx),
+            "can_see_payload": can_see_payload,
+            "payload": _payload_text(bytes(tx.raw)) if can_see_payload else None,
+            "can_replay": user.has_perm("accounts.replay") and tx.status in REPLAYABLE,
+        }
+
+
+class TransactionReplayView(LoginRequiredMixin, PermissionRequiredMixin, View):
+    permission_required = "accounts.replay"
+
+    def post(self, request, pk: int):
+        try:
+            transaction_replay(transaction_id=pk, actor=request.user)
+            messages.success(request, f"Transaction {pk} queued for replay.")
+        except Transaction.DoesNotExist:
+            raise Http404("No such transaction.") from None
+        except HubError as error:
+            messages.error(request, error.message)
+        return HttpResponseRedirect(reverse("console:transaction_detail", args=[pk]))
+
+
+class ExceptionListView(ConsoleView):
+    permission_required = "exceptions.view_businessexception"
+    template_name = "console/exception_list.html"
+    fragment_template_name = "console/partials/exception_table.html"
+
+    def get_context_data(self, **kwargs):
+        data = self.request.GET.copy()
+        data.setdefault("status", "open")
+        filterset = BusinessExceptionFilterSet(data, queryset=exception_list())
+        before = _int(self.request.GET.get("before"))
+        queryset = filterset.qs
+        if before is not None:
+            queryset = queryset.filter(id__lt=before)
+        rows = list(queryset.order_by("-id")[: PAGE_SIZE + 1])
+        query = self.request.GET.copy()
+        query.pop("before", None)
+        return {
+            **super().get_context_data(**kwargs),
+            "filterset": filterset,
+            "rows": rows[:PAGE_SIZE],
+            "next_before": rows[PAGE_SIZE - 1].pk if len(rows) > PAGE_SIZE else None,
+            "query": query.urlencode(),
+            "first_page": before is None,
+        }
+
+
+class ExceptionDetailView(ConsoleView):
+    permission_required = "exceptions.view_businessexception"
+    template_name = "console/exception_detail.html"
+
+    def get_context_data(self, **kwargs):
+        item = get_object_or_404(exception_list(), pk=kwargs["pk"])
+        item = exception_get(exception_id=item.pk)
+        user = self.request.user
+        return {
+            **super().get_context_data(**kwargs),
+            "item": item,
+            "activities": exception_activities(exception_id=item.pk),
+            "can_work": user.has_perm("exceptions.change_businessexception") and item.is_open,
+            "can_replay": (
+                user.has_perm("accounts.replay")
+                and item.is_open
+                and item.transaction is not None
+                and item.transaction.status in REPLAYABLE
+                and "replay" in item.code.allowed_actions
+            ),
+            "actions": set(item.code.allowed_actions),
+        }
+
+
+class ExceptionActionView(LoginRequiredMixin, PermissionRequiredMixin, View):
+    """One POST endpoint per exception for the work actions; each calls one service."""
+
+    permission_required = "exceptions.change_businessexception"
+
+    def post(self, request, pk: int):
+        item = get_object_or_404(exception_list(), pk=pk)
+        action = request.POST.get("action", "")
+        text = request.POST.get("text", "")
+        try:
+            if action == "claim":
+                exception_assign(exception_id=pk, assignee=request.user, actor=request.user)
+                messages.success(request, "Assigned to you.")
+            elif action == "unassign":
+                exception_assign(exception_id=pk, assignee=None, actor=request.user)
+                messages.success(request, "Unassigned.")
+            elif action == "comment":
+                exception_comment(exception_id=pk, actor=request.user, text=text)
+                messages.success(request, "Comment added.")
+            elif action == "resolve":
+                exception_resolve(exception_id=pk, actor=request.user, reason=text)
+                messages.success(request, "Resolved.")
+            elif action == "ignore":
+                exception_ignore(exception_id=pk, actor=request.user, reason=text)
+                messages.success(request, "Ignored.")
+            elif action == "replay" and item.transaction_id is not None:
+                transaction_replay(transaction_id=item.transaction_id, actor=request.user)
+                messages.success(
+                    request, "Queued for replay; it resolves when the replay succeeds."
+                )
+            else:
+                messages.error(request, "Unknown action.")
+        except HubError as error:
+            messages.error(request, error.message)
+        return HttpResponseRedirect(reverse("console:exception_detail", args=[pk]))
+
+
+class ConnectorListView(ConsoleView):
+    permission_required = "connectors.view_connector"
+    template_name = "console/connector_list.html"
+
+    def get_context_data(self, **kwargs):
+        return {
+            **super().get_context_data(**kwargs),
+            "connectors": connector_list(),
+            "can_administer": self.request.user.has_perm("accounts.administer_connectors"),
+        }
+
+
+class ConnectorPauseView(LoginRequiredMixin, PermissionRequiredMixin, View):
+    permission_required = "accounts.administer_connectors"
+
+    def post(self, request, pk: int):
+        connector = get_object_or_404(Connector, pk=pk)
+        paused = request.POST.get("paused") == "true"
+        connector_set_paused(connector_id=connector.pk, paused=paused, actor=request.user)
+        messages.success(request, f"{connector.name} {'paused' if paused else 'resumed'}.")
+        return HttpResponseRedirect(reverse("console:connector_list"))

@@ -1,0 +1,95 @@
+"""Connector administration for integration engineers."""
+
+from django import forms
+from django.contrib import admin
+
+from apps.connectors.models import Connector, ConnectorRun
+from apps.connectors.validation import connector_settings_problems
+
+
+class ConnectorForm(forms.ModelForm):
+    class Meta:
+        model = Connector
+        fields = [
+            "name",
+            "slug",
+            "kind",
+            "format",
+            "document_type",
+            "enabled",
+            "paused",
+            "settings",
+            "forward_to",
+            "rate_limit_per_second",
+            "rate_limit_burst",
+            "timeout_seconds",
+            "max_attempts",
+            "backoff_base_seconds",
+            "backoff_cap_seconds",
+            "breaker_threshold",
+            "breaker_cooldown_seconds",
+            "poll_interval_seconds",
+        ]
+
+    def clean(self):
+        data = super().clean()
+        problems = connector_settings_problems(
+            kind=data.get("kind", ""), settings=data.get("settings") or {}
+        )
+        if problems:
+            raise forms.ValidationError({"settings": problems})
+        return data
+
+
+@admin.register(Connector)
+class ConnectorAdmin(admin.ModelAdmin):
+    form = ConnectorForm
+    list_display = ["name", "slug", "kind", "format", "enabled", "paused", "forward_to"]
+    list_filter = ["kind", "format", "enabled", "paused"]
+    search_fields = ["name", "slug"]
+    autocomplete_fields = ["forward_to"]
+    fieldsets = [
+        (
+            None,
+            {"fields": ["name", "slug", "kind", "format", "document_type", "enabled", "paused"]},
+        ),
+        ("Configuration", {"fields": ["settings", "forward_to"]}),
+        (
+            "Delivery policy",
+            {
+                "fields": [
+                    "rate_limit_per_second",
+                    "rate_limit_burst",
+                    "timeout_seconds",
+                    "max_attempts",
+                    "backoff_base_seconds",
+                    "backoff_cap_seconds",
+                    "breaker_threshold",
+                    "breaker_cooldown_seconds",
+                    "poll_interval_seconds",
+                ]
+            },
+        ),
+    ]
+
+
+@admin.register(ConnectorRun)
+class ConnectorRunAdmin(admin.ModelAdmin):
+    list_display = [
+        "connector",
+        "kind",
+        "status",
+        "started_at",
+        "seen",
+        "accepted",
+        "duplicates",
+        "rejected",
+    ]
+    list_filter = ["status", "kind", "connector"]
+    readonly_fields = [f.name for f in ConnectorRun._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

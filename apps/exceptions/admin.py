@@ -1,0 +1,49 @@
+"""The exception catalogue and teams, editable by administrators; exceptions read-only."""
+
+from django.contrib import admin
+
+from apps.exceptions.models import BusinessException, ExceptionActivity, ExceptionCode, Team
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "email"]
+    search_fields = ["name", "slug"]
+
+
+@admin.register(ExceptionCode)
+class ExceptionCodeAdmin(admin.ModelAdmin):
+    list_display = ["code", "title", "category", "owning_team", "severity", "sla_minutes", "active"]
+    list_filter = ["category", "owning_team", "severity", "active"]
+    search_fields = ["code", "title", "meaning"]
+
+
+class ExceptionActivityInline(admin.TabularInline):
+    model = ExceptionActivity
+    extra = 0
+    can_delete = False
+    readonly_fields = ["kind", "actor", "message", "created_at"]
+    fields = readonly_fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(BusinessException)
+class BusinessExceptionAdmin(admin.ModelAdmin):
+    """Read-only here: people work exceptions in the console, where actions are services."""
+
+    list_display = ["id", "code", "team", "status", "assignee", "opened_at", "due_at"]
+    list_filter = ["status", "team", "code"]
+    search_fields = ["summary", "root_cause_key", "correlation_id"]
+    inlines = [ExceptionActivityInline]
+    readonly_fields = [f.name for f in BusinessException._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,121 @@
+"""Pipeline queries for screens and the API, each with its own joins and bounds."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import connection
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from apps.pipeline.choices import TransactionEventKindChoices
+from apps.pipeline.models import Transaction, TransactionEvent, TransactionKey
+
+# Lists never load raw payloads: they can be megabytes and may hold patient data.
+LIST_FIELDS = (
+    "id",
+    "connector__name",
+    "connector__slug",
+    "direction",
+    "document_type",
+    "document_id",
+    "status",
+    "correlation_id",
+    "attempts",
+    "last_error_code",
+    "received_at",
+    "completed_at",
+    "raw_size",
+    "revision",
+)
+
+
+def transaction_list(
+    *, queryset: QuerySet[Transaction] | None = None, before_id: int | None = None, limit: int = 50
+) -> list[Transaction]:
+    """Newest first, keyset-paginated on id so page 1,000 costs what page 1 costs."""
+    queryset = queryset if queryset is not None else Transaction.objects.all()
+    queryset = queryset.select_related("connector").only(*LIST_FIELDS)
+    if before_id is not None:
+        queryset = queryset.filter(id__lt=before_id)
+    return list(queryset.order_by("-id")[:limit])
+
+
+def transaction_search_ids(*, term: str, limit: int = 200) -> list[int]:
+    """Transactions carrying ``term`` as a business key, correlation id, document id or id."""
+    term = term.strip()
+    if not term:
+        return []
+    ids = set(
+        TransactionKey.objects.filter(value=term).values_list("transaction_id", flat=True)[:limit]
+    )
+    ids |= set(
+        Transaction.objects.filter(Q(correlation_id=term) | Q(document_id=term)).values_list(
+            "id", flat=True
+        )[:limit]
+    )
+    if term.isdigit():
+        ids.add(int(term))
+    return sorted(ids, reverse=True)[:limit]
+
+
+def transaction_get(*, transaction_id: int) -> Transaction:
+    return Transaction.objects.select_related("connector", "parent", "duplicate_of").get(
+        pk=transaction_id
+    )
+
+
+def transaction_events(*, transaction_id: int) -> QuerySet[TransactionEvent]:
+    return TransactionEvent.objects.filter(transaction_id=transaction_id).select_related("actor")
+
+
+def transaction_lineage(*, transaction: Transaction, limit: int = 100) -> list[Transaction]:
+    """Every transaction of the same flow (correlation id) across systems, oldest first."""
+    return list(
+        Transaction.objects.filter(correlation_id=transaction.correlation_id)
+        .select_related("connector")
+        .only(*LIST_FIELDS, "parent_id")
+        .order_by("received_at", "id")[:limit]
+    )
+
+
+@dataclass(frozen=True)
+class Overview:
+    received: int
+    completed: int
+    failed: int
+    retrying: int
+    duplicates: int
+    ready: int
+    leased: int
+    waiting: int
+
+
+def pipeline_overview(*, hours: int = 24) -> Overview:
+    """Counts for the home page over the last ``hours`` (index range scans, no full counts)."""
+    since = timezone.now() - timedelta(hours=hours)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT count(*) FILTER (WHERE direction = 'in'),
+                   count(*) FILTER (WHERE status = 'completed'),
+                   count(*) FILTER (WHERE status = 'exception'),
+                   count(*) FILTER (WHERE status = 'retrying')
+            FROM pipeline_transaction WHERE received_at >= %s
+            """,
+            [since],
+        )
+        received, completed, failed, retrying = cursor.fetchone()
+        cursor.execute(
+            """
+            SELECT count(*) FILTER (WHERE available_at <= now()
+                                      AND (leased_until IS NULL OR leased_until < now())),
+                   count(*) FILTER (WHERE leased_until >= now()),
+                   count(*) FILTER (WHERE available_at > now())
+            FROM pipeline_workitem
+            """
+        )
+        ready, leased, waiting = cursor.fetchone()
+    duplicates = TransactionEvent.objects.filter(
+        kind=TransactionEventKindChoices.DUPLICATE_SUPPRESSED, at__gte=since
+    ).count()
+    return Overview(received, completed, failed, retrying, duplicates, ready, leased, waiting)
