@@ -289,13 +289,13 @@ def start(args: argparse.Namespace) -> int:
         services.stop()
 
 
-def test(args: argparse.Namespace) -> int:
+def test(pytest_args: list[str]) -> int:
     env = dict(os.environ)
     env["HUBCONSOLE_MODE"] = "test"
     services = Services(VAR / "test-services", database="hubconsole")
     try:
         services.ensure(env)
-        command = [PYTHON, "-m", "pytest", *args.pytest_args]
+        command = [PYTHON, "-m", "pytest", *pytest_args]
         say(" ".join(command[2:]))
         return subprocess.run(command, env=env, cwd=ROOT).returncode
     except KeyboardInterrupt:
@@ -305,13 +305,15 @@ def test(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["test"]:
+        return test(argv[1:])  # everything after "test" belongs to pytest, flags included
     parser = argparse.ArgumentParser(prog="hubconsole")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("start", help="start the whole system with demo data flowing")
-    run_tests = commands.add_parser("test", help="run the test suite")
-    run_tests.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    commands.add_parser("test", help="run the test suite (arguments go to pytest)")
     args = parser.parse_args(argv)
-    return {"start": start, "test": test}[args.command](args)
+    return start(args)
 
 
 if __name__ == "__main__":
