@@ -16,8 +16,8 @@ def test_webhook_document_is_delivered_once_by_a_real_worker(
 ):
     target = make_rest_target(f"{sandbox_url}/targets/erp/documents")
     make_webhook(target)
-    start_worker()
-    body = json.dumps({"id": "REQ-1", "po_number": "PO-77"}).encode()
+    worker = start_worker()
+    body = json.dumps({"id": "REQ-1", "po_number": "PO-77", "patient": "Jane Roe"}).encode()
 
     response = httpx.post(
         f"{live_server.url}/in/webhooks/procurement",
@@ -39,3 +39,7 @@ def test_webhook_document_is_delivered_once_by_a_real_worker(
     posting = SandboxPosting.objects.get()
     assert posting.body["document_id"] == "REQ-1"
     assert posting.idempotency_key == f"out:{target.pk}:generic.document:REQ-1:1"
+    log = worker.log()
+    assert "pipeline.process_pending" in log and "pipeline.deliver_pending" in log
+    assert "Jane Roe" not in log and "PO-77" not in log  # payloads never reach the logs
+    assert "[task-" in log  # worker log lines carry the task id
