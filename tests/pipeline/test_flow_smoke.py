@@ -40,6 +40,8 @@ def test_webhook_document_is_delivered_once_by_a_real_worker(
     assert posting.body["document_id"] == "REQ-1"
     assert posting.idempotency_key == f"out:{target.pk}:generic.document:REQ-1:1"
     log = worker.log()
-    assert "pipeline.process_pending" in log and "pipeline.deliver_pending" in log
-    assert "Jane Roe" not in log and "PO-77" not in log  # payloads never reach the logs
+    assert "pipeline.process_pending" in log
+    assert "pipeline.deliver_pending" in log
+    assert "Jane Roe" not in log
+    assert "PO-77" not in log
     assert "[task-" in log  # worker log lines carry the task id
