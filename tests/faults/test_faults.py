@@ -175,13 +175,15 @@ def test_target_answering_503_then_429_is_backed_off_and_then_completes(
     target.breaker_threshold = 5
     target.breaker_cooldown_seconds = 0.5
     target.save()
+    # Count-based, so the sequence is the same however fast the machine: 8 answers of 503
+    # (the breaker opens after 5, then 3 half-open probes fail), 10 of 429, then normal service.
     sandbox.post(
         "/faults",
-        json={"target": "erp", "mode": "status", "status": 503, "retry_after": 1, "seconds": 4},
+        json={"target": "erp", "mode": "status", "status": 503, "retry_after": 1, "count": 8},
     )
     sandbox.post(
         "/faults",
-        json={"target": "erp", "mode": "status", "status": 429, "retry_after": 1, "count": 20},
+        json={"target": "erp", "mode": "status", "status": 429, "retry_after": 1, "count": 10},
     )
     start_worker()
     start_beat()
