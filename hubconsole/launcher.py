@@ -141,9 +141,13 @@ def _wait_http(url: str, seconds: float = 30) -> bool:
 
 
 def start(args: argparse.Namespace) -> int:
-    port = int(os.environ.get("HUBCONSOLE_PORT", "8000"))
-    sandbox_port = int(os.environ.get("HUBCONSOLE_SANDBOX_PORT", "8100"))
-    sftp_port = int(os.environ.get("HUBCONSOLE_SANDBOX_SFTP_PORT", "8122"))
+    try:
+        port = int(os.environ.get("HUBCONSOLE_PORT", "8000"))
+        sandbox_port = int(os.environ.get("HUBCONSOLE_SANDBOX_PORT", "8100"))
+        sftp_port = int(os.environ.get("HUBCONSOLE_SANDBOX_SFTP_PORT", "8122"))
+    except ValueError:
+        say("HUBCONSOLE_PORT, HUBCONSOLE_SANDBOX_PORT and HUBCONSOLE_SANDBOX_SFTP_PORT are numbers")
+        return 2
     env = dict(os.environ)
     env.setdefault("HUBCONSOLE_MODE", "demo")
     env.setdefault("HUBCONSOLE_SANDBOX_ENABLED", "true")

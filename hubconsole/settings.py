@@ -13,6 +13,8 @@ from django.core.exceptions import ImproperlyConfigured
 from hubconsole.env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# Embedded databases, logs and demo folders of the two README commands.
+DATA_DIR = Path(env_str("HUBCONSOLE_DATA_DIR", str(BASE_DIR / "var")))
 
 MODE = env_str("HUBCONSOLE_MODE", "development")
 if MODE not in {"development", "demo", "production", "test"}:
@@ -40,6 +42,8 @@ ALLOWED_HOSTS = env_list(
 if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS must list the host names HubConsole serves.")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+# Addresses of reverse proxies whose X-Forwarded-For is believed (login throttling, audit).
+TRUSTED_PROXIES = frozenset(env_list("HUBCONSOLE_TRUSTED_PROXIES", []))
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -66,6 +70,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "apps.core.middleware.RequestIdMiddleware",
+    # Probes often address the pod by IP: answer them before host validation.
+    "apps.core.middleware.HealthCheckMiddleware",
+    "apps.core.middleware.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -123,7 +130,9 @@ CACHES = {
     }
 }
 
-CELERY_BROKER_URL = REDIS_URL
+# Redis by default; RabbitMQ (amqp://...) works as well. Doorbell debounce keys and the cache
+# stay in Redis either way.
+CELERY_BROKER_URL = env_str("HUBCONSOLE_BROKER_URL", REDIS_URL)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Tasks only ring a doorbell; the work itself is claimed from PostgreSQL. Visibility timeout
 # stays well above every task's hard time limit so Redis never re-delivers a running task.
@@ -140,6 +149,8 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_ROUTES = {
     "pipeline.process_pending": {"queue": "processing"},
     "pipeline.deliver_pending": {"queue": "delivery"},
+    # The pickup scheduler is quick and must not wait behind long pickups.
+    "connectors.pickup_due": {"queue": "maintenance"},
     "connectors.*": {"queue": "connectors"},
     "pipeline.sweep": {"queue": "maintenance"},
 }

@@ -17,7 +17,6 @@ class ConnectorForm(forms.ModelForm):
             "format",
             "document_type",
             "enabled",
-            "paused",
             "settings",
             "forward_to",
             "rate_limit_per_second",
@@ -48,6 +47,8 @@ class ConnectorAdmin(admin.ModelAdmin):
     list_filter = ["kind", "format", "enabled", "paused"]
     search_fields = ["name", "slug"]
     autocomplete_fields = ["forward_to"]
+    # Pausing and resuming go through the console (a service that also wakes the workers).
+    readonly_fields = ["paused"]
     fieldsets = [
         (
             None,

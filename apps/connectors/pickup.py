@@ -20,6 +20,7 @@ from apps.connectors.choices import (
 from apps.connectors.models import Connector, ConnectorRun
 from apps.connectors.sources import FileSource, LocalFolderSource, RemoteFile, SftpSource
 from apps.core.errors import HubError
+from apps.exceptions.catalogue import codes
 from apps.pipeline.services import InboundMessage, content_hash, transaction_receive
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ def connector_pickup(*, connector_id: int) -> ConnectorRun:
     """Take every ready file of a pickup connector; returns the run record."""
     connector = Connector.objects.get(pk=connector_id)
     if connector.kind not in SOURCES:
-        raise HubError("DELIVERY_REJECTED", f"{connector} is not a pickup connector.")
+        raise HubError(codes.DELIVERY_REJECTED, f"{connector} is not a pickup connector.")
     run = ConnectorRun.objects.create(connector=connector, kind=ConnectorRunKindChoices.PICKUP)
     limit = settings.HUBCONSOLE["FILE_MAX_BYTES"]
     source = SOURCES[connector.kind](connector.settings)

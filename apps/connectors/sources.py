@@ -19,6 +19,7 @@ from pathlib import Path
 import asyncssh
 
 from apps.core.errors import HubError
+from apps.exceptions.catalogue import codes
 
 # Names that editors and uploaders use for files still being written.
 _PARTIAL_SUFFIXES = (".part", ".partial", ".tmp", ".filepart", ".crdownload", ".swp")
@@ -81,7 +82,9 @@ class LocalFolderSource(FileSource):
     def list_files(self) -> list[RemoteFile]:
         folder = Path(self.path)
         if not folder.is_dir():
-            raise HubError("TARGET_UNAVAILABLE", f"The pickup folder {self.path} does not exist.")
+            raise HubError(
+                codes.TARGET_UNAVAILABLE, f"The pickup folder {self.path} does not exist."
+            )
         found = []
         for entry in os.scandir(folder):
             if entry.is_file(follow_symlinks=False):
@@ -120,17 +123,19 @@ class SftpSource(FileSource):
             return self.loop.run_until_complete(coroutine)
         except asyncssh.SFTPError as error:
             # e.g. the folder does not exist or permission is denied on the server
-            raise HubError("TARGET_UNAVAILABLE", f"SFTP server said: {error.reason}") from None
+            raise HubError(codes.TARGET_UNAVAILABLE, f"SFTP server said: {error.reason}") from None
 
     def _connect_kwargs(self) -> dict:
         options = self.options
         host_key = options.get("host_key")
         if not host_key:
-            raise HubError("AUTH_FAILED", "SFTP connectors need the server's host_key.")
+            raise HubError(codes.AUTH_FAILED, "SFTP connectors need the server's host_key.")
         try:
             trusted = asyncssh.import_public_key(host_key)
         except (asyncssh.KeyImportError, ValueError):
-            raise HubError("AUTH_FAILED", "The configured host_key is not a public key.") from None
+            raise HubError(
+                codes.AUTH_FAILED, "The configured host_key is not a public key."
+            ) from None
         kwargs = {
             "host": options["host"],
             "port": int(options.get("port", 22)),
@@ -145,7 +150,7 @@ class SftpSource(FileSource):
                 kwargs["client_keys"] = [asyncssh.import_private_key(key_text)]
             except (asyncssh.KeyImportError, ValueError):
                 raise HubError(
-                    "AUTH_FAILED",
+                    codes.AUTH_FAILED,
                     f"The environment variable {options['private_key_env']} holds no private key.",
                 ) from None
         elif options.get("password_env"):
@@ -163,12 +168,14 @@ class SftpSource(FileSource):
         try:
             self.connection, self.sftp = self._run(connect())
         except asyncssh.PermissionDenied:
-            raise HubError("AUTH_FAILED", "The SFTP server refused the credentials.") from None
+            raise HubError(codes.AUTH_FAILED, "The SFTP server refused the credentials.") from None
         except asyncssh.HostKeyNotVerifiable:
-            raise HubError("AUTH_FAILED", "The SFTP server's host key does not match.") from None
+            raise HubError(
+                codes.AUTH_FAILED, "The SFTP server's host key does not match."
+            ) from None
         except (OSError, asyncssh.Error) as error:
             raise HubError(
-                "TARGET_UNAVAILABLE",
+                codes.TARGET_UNAVAILABLE,
                 f"Could not connect to the SFTP server ({error})",
                 transient=True,
             ) from None
@@ -182,7 +189,7 @@ class SftpSource(FileSource):
                 entries = await sftp.readdir(self.path)
             except asyncssh.SFTPError as error:
                 raise HubError(
-                    "TARGET_UNAVAILABLE",
+                    codes.TARGET_UNAVAILABLE,
                     f"The pickup folder {self.path} cannot be read: {error.reason}",
                 ) from None
             return [

@@ -37,7 +37,7 @@ from apps.pipeline.selectors import (
     transaction_lineage,
     transaction_list,
 )
-from apps.pipeline.services import transaction_replay
+from apps.pipeline.services import exception_replay, transaction_replay
 from apps.pipeline.services.replay import REPLAYABLE
 
 PAGE_SIZE = 50
@@ -213,8 +213,8 @@ class ExceptionActionView(LoginRequiredMixin, PermissionRequiredMixin, View):
             elif action == "ignore":
                 exception_ignore(exception_id=pk, actor=request.user, reason=text)
                 messages.success(request, "Ignored.")
-            elif action == "replay" and item.transaction_id is not None:
-                transaction_replay(transaction_id=item.transaction_id, actor=request.user)
+            elif action == "replay":
+                exception_replay(exception_id=item.pk, actor=request.user)
                 messages.success(
                     request, "Queued for replay; it resolves when the replay succeeds."
                 )

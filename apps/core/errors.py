@@ -6,6 +6,7 @@ class HubError(Exception):
 
     ``transient`` errors are retried with backoff; the others become a business exception at
     once. ``retry_after`` is the earliest sensible retry, in seconds, when the other side said so.
+    ``root_cause_key`` names what is missing or wrong, for grouping.
     """
 
     def __init__(
@@ -16,6 +17,7 @@ class HubError(Exception):
         transient: bool = False,
         retry_after: float | None = None,
         details: dict | None = None,
+        root_cause_key: str = "",
     ):
         super().__init__(message)
         self.code = code
@@ -23,6 +25,9 @@ class HubError(Exception):
         self.transient = transient
         self.retry_after = retry_after
         self.details = details or {}
+        # What is missing or wrong (e.g. "supplier:ERP:ACME-77"): exceptions with the same
+        # code and key group into one root cause with one fix.
+        self.root_cause_key = root_cause_key
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"

@@ -262,3 +262,27 @@ def test_replay_of_an_inbound_failure_runs_it_through_processing_again(flow, eng
     assert Transaction.objects.get(pk=received.transaction_id).status == Status.COMPLETED
     assert SandboxPosting.objects.get().body["document_id"] == "id"
     assert TransactionEvent.objects.filter(kind=Kind.FAILED).count() == 1
+
+
+def test_exception_replay_respects_the_codes_allowed_actions(rejected, engineer):
+    from apps.exceptions.models import ExceptionCode
+    from apps.pipeline.services import exception_replay
+
+    item = BusinessException.objects.get(transaction=rejected)
+    ExceptionCode.objects.filter(code=item.code_id).update(allowed_actions=["comment", "resolve"])
+
+    with pytest.raises(HubError) as error:
+        exception_replay(exception_id=item.pk, actor=engineer)
+    assert error.value.code == "ACTION_NOT_ALLOWED"
+    assert not rejected.events.filter(kind=Kind.REPLAYED).exists()
+
+
+def test_exception_replay_runs_the_transaction_again(rejected, engineer):
+    from apps.pipeline.services import exception_replay
+
+    item = BusinessException.objects.get(transaction=rejected)
+    exception_replay(exception_id=item.pk, actor=engineer)
+    work_drain(stage=Stage.DELIVER)
+
+    item.refresh_from_db()
+    assert item.status == "resolved"

@@ -8,13 +8,14 @@ from apps.pipeline.services.receive import (
     new_correlation_id,
     transaction_receive,
 )
-from apps.pipeline.services.replay import transaction_replay
+from apps.pipeline.services.replay import exception_replay, transaction_replay
 from apps.pipeline.services.work import work_claim, work_ready_counts, work_sweep
 
 __all__ = [
     "InboundMessage",
     "Received",
     "content_hash",
+    "exception_replay",
     "new_correlation_id",
     "transaction_receive",
     "transaction_replay",

@@ -28,6 +28,7 @@ from apps.pipeline.services.outcomes import (
 from apps.pipeline.services.work import (
     Claim,
     EventRow,
+    claimed_transactions,
     events_insert,
     reclaim_events,
     work_finish,
@@ -37,22 +38,19 @@ from apps.pipeline.services.work import (
 logger = logging.getLogger(__name__)
 
 
-def _load(claims: Sequence[Claim]) -> dict[int, dict]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT id, connector_id, raw, idempotency_key, correlation_id, document_type, "
-            "attempts FROM pipeline_transaction WHERE id = ANY(%s)",
-            [[c.transaction_id for c in claims]],
-        )
-        columns = [col.name for col in cursor.description]
-        return {row[0]: dict(zip(columns, row, strict=True)) for row in cursor.fetchall()}
-
-
 def deliver_claims(claims: Sequence[Claim]) -> int:
     """Deliver a claimed batch; returns how many outcomes were recorded."""
     if not claims:
         return 0
-    rows = _load(claims)
+    rows = claimed_transactions(
+        claims,
+        "connector_id",
+        "raw",
+        "idempotency_key",
+        "correlation_id",
+        "document_type",
+        "attempts",
+    )
     poisoned = poison_failures(
         claims, correlation_ids={i: r["correlation_id"] for i, r in rows.items()}
     )

@@ -135,7 +135,7 @@ def failures_record(cursor, failures: Sequence[Failure]) -> None:
                 summary=message,
                 transaction_id=tx_id,
                 correlation_id=failure.correlation_id,
-                root_cause_key=failure.root_cause_key,
+                root_cause_key=failure.error.root_cause_key or failure.root_cause_key,
                 details={"last_error_code": failure.error.code, **failure.error.details},
             )
         )

@@ -28,25 +28,13 @@ from apps.pipeline.services.outcomes import (
 from apps.pipeline.services.work import (
     Claim,
     EventRow,
+    claimed_transactions,
     events_insert,
     reclaim_events,
     work_finish,
 )
 
 logger = logging.getLogger(__name__)
-
-
-def _load(claims: Sequence[Claim]) -> tuple[dict[int, dict], dict[int, Connector]]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT id, connector_id, format, document_type, raw, correlation_id, attempts "
-            "FROM pipeline_transaction WHERE id = ANY(%s)",
-            [[c.transaction_id for c in claims]],
-        )
-        columns = [col.name for col in cursor.description]
-        rows = {row[0]: dict(zip(columns, row, strict=True)) for row in cursor.fetchall()}
-    connectors = Connector.objects.in_bulk({row["connector_id"] for row in rows.values()})
-    return rows, connectors
 
 
 def _policy(connector: Connector) -> RetryPolicy:
@@ -59,7 +47,10 @@ def process_claims(claims: Sequence[Claim]) -> int:
     """Process a claimed batch; returns how many transactions it finished or rescheduled."""
     if not claims:
         return 0
-    rows, connectors = _load(claims)
+    rows = claimed_transactions(
+        claims, "connector_id", "format", "document_type", "raw", "correlation_id", "attempts"
+    )
+    connectors = Connector.objects.in_bulk({row["connector_id"] for row in rows.values()})
     poisoned = poison_failures(
         claims, correlation_ids={i: r["correlation_id"] for i, r in rows.items()}
     )

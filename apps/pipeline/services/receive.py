@@ -8,6 +8,7 @@ from typing import Literal
 
 from django.db import connection, transaction
 
+from apps.connectors.models import Connector
 from apps.exceptions.catalogue import codes
 from apps.exceptions.services import ExceptionSpec, exceptions_open
 from apps.pipeline import doorbell
@@ -102,6 +103,10 @@ RETURNING transaction_id
 """  # noqa: S608 (only code constants are interpolated)
 
 
+def _connector_slug(connector_id: int) -> str:
+    return Connector.objects.filter(pk=connector_id).values_list("slug", flat=True).first() or ""
+
+
 def transaction_receive(*, message: InboundMessage) -> Received:
     """Durably store an inbound message; acknowledge the sender only after this returns.
 
@@ -169,7 +174,7 @@ def transaction_receive(*, message: InboundMessage) -> Received:
                     transaction_id=conflict_id,
                     correlation_id=correlation_id,
                     summary=text,
-                    root_cause_key=f"connector:{message.connector_id}",
+                    root_cause_key=f"connector:{_connector_slug(message.connector_id)}",
                     details={"original_transaction_id": original_id},
                 )
             ]

@@ -3,6 +3,8 @@
 from django.db import connection, transaction
 
 from apps.core.errors import HubError, PermissionDenied
+from apps.exceptions.choices import ExceptionActionChoices
+from apps.exceptions.models import BusinessException
 from apps.exceptions.services import exceptions_note_replay
 from apps.pipeline import doorbell
 from apps.pipeline.choices import (
@@ -15,6 +17,19 @@ from apps.pipeline.models import Transaction
 from apps.pipeline.services.work import EventRow, events_insert
 
 REPLAYABLE = {TransactionStatusChoices.EXCEPTION, TransactionStatusChoices.RETRYING}
+
+
+@transaction.atomic
+def exception_replay(*, exception_id: int, actor) -> Transaction:
+    """Replay the transaction behind a business exception, if its code allows replay."""
+    item = BusinessException.objects.select_related("code").get(pk=exception_id)
+    if ExceptionActionChoices.REPLAY not in item.code.allowed_actions:
+        raise HubError("ACTION_NOT_ALLOWED", f"Replay is not allowed for {item.code_id}.")
+    if not item.is_open:
+        raise HubError("EXCEPTION_CLOSED", "This exception is already closed.")
+    if item.transaction_id is None:
+        raise HubError("REPLAY_NOT_ALLOWED", "This exception has no transaction to replay.")
+    return transaction_replay(transaction_id=item.transaction_id, actor=actor)
 
 
 @transaction.atomic

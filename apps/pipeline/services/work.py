@@ -97,6 +97,35 @@ def work_claim(*, stage: str, limit: int, suspects: bool = False) -> list[Claim]
     return [Claim(*row, lease=lease) for row in rows]
 
 
+# Columns a stage may load for its claimed transactions (never anything a caller typed).
+_CLAIMED_COLUMNS = frozenset(
+    {
+        "connector_id",
+        "format",
+        "document_type",
+        "raw",
+        "correlation_id",
+        "attempts",
+        "idempotency_key",
+    }
+)
+
+
+def claimed_transactions(claims: Sequence[Claim], *columns: str) -> dict[int, dict]:
+    """The claimed transactions as {id: {column: value}}, in one query."""
+    unknown = set(columns) - _CLAIMED_COLUMNS
+    if unknown:
+        raise ValueError(f"not loadable: {sorted(unknown)}")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, {', '.join(columns)} FROM pipeline_transaction "  # noqa: S608 (allow-list)
+            "WHERE id = ANY(%s)",
+            [[c.transaction_id for c in claims]],
+        )
+        names = [col.name for col in cursor.description]
+        return {row[0]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
+
+
 def work_finish(cursor, claims: Sequence[Claim]) -> set[int]:
     """Delete the work items of claims this worker still holds; returns their transaction ids.
 

@@ -11,7 +11,7 @@ from apps.connectors.choices import ConnectorKindChoices
 from apps.connectors.models import Connector
 from apps.sandbox.sftp import host_key
 
-DEMO = settings.BASE_DIR / "var" / "demo"
+DEMO = settings.DATA_DIR / "demo"
 KEY_FIELDS = {"po_number": "po_number", "supplier": "supplier.code", "facility": "facility"}
 
 

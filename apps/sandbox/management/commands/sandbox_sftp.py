@@ -14,8 +14,9 @@ class Command(BaseCommand):
     help = "Run the sandbox SFTP server (demo and rehearsal only)."
 
     def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8122)
-        parser.add_argument("--root", default=str(settings.BASE_DIR / "var" / "demo" / "sftp"))
+        parser.add_argument("--root", default=str(settings.DATA_DIR / "demo" / "sftp"))
         parser.add_argument("--username", default="supplier")
         parser.add_argument("--password-env", default="HUBCONSOLE_DEMO_SFTP_PASSWORD")
 
@@ -35,8 +36,9 @@ class Command(BaseCommand):
                 password=password,
                 key=key,
                 port=options["port"],
+                host=options["host"],
             )
-            self.stdout.write(f"sandbox SFTP listening on 127.0.0.1:{options['port']}")
+            self.stdout.write(f"sandbox SFTP listening on {options['host']}:{options['port']}")
             await asyncio.Event().wait()
 
         asyncio.run(serve())

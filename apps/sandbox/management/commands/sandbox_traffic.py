@@ -18,7 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from apps.connectors.signing import sign
 
-DEMO = settings.BASE_DIR / "var" / "demo"
+DEMO = settings.DATA_DIR / "demo"
 FACILITIES = ["HOSP-NORTH", "HOSP-SOUTH", "HOSP-EAST", "CLINIC-01", "CLINIC-02"]
 SUPPLIERS = [f"SUP-{n:03d}" for n in range(1, 25)]
 
