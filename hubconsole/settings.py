@@ -153,11 +153,17 @@ CELERY_TASK_ROUTES = {
     "connectors.pickup_due": {"queue": "maintenance"},
     "connectors.*": {"queue": "connectors"},
     "pipeline.sweep": {"queue": "maintenance"},
+    "pipeline.vacuum_queue": {"queue": "maintenance"},
 }
 CELERY_BEAT_SCHEDULE = {
     "pipeline-sweep": {
         "task": "pipeline.sweep",
         "schedule": env_float("HUBCONSOLE_SWEEP_SECONDS", 5.0),
+        "options": {"expires": 30},
+    },
+    "pipeline-vacuum-queue": {
+        "task": "pipeline.vacuum_queue",
+        "schedule": env_float("HUBCONSOLE_QUEUE_VACUUM_SECONDS", 10.0),
         "options": {"expires": 30},
     },
     "connectors-pickup": {

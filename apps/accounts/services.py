@@ -103,9 +103,9 @@ def demo_password(username: str) -> str:
 
 @transaction.atomic
 def demo_users_ensure() -> list[tuple[str, str, str]]:
-    """Create one user per role for the demo. Refuses outside demo and development modes."""
-    if settings.MODE not in {"demo", "development", "test"}:
-        raise RuntimeError("Demo users exist only in demo or development mode.")
+    """Create one user per role for the demo. Refuses outside demo mode (and the tests)."""
+    if settings.MODE not in {"demo", "test"}:
+        raise RuntimeError("Demo users exist only in demo mode (HUBCONSOLE_MODE=demo).")
     roles = {role.slug: role for role in ROLES}
     created = []
     for username, role_slug, full_name in DEMO_USERS:

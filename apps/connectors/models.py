@@ -1,6 +1,6 @@
 """Connectors: configured endpoints (data, not code), their live state and their runs."""
 
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -53,6 +53,11 @@ class Connector(models.Model):
     )
     rate_limit_burst = models.PositiveIntegerField(default=10)
     timeout_seconds = models.FloatField(default=10.0)
+    concurrency = models.PositiveSmallIntegerField(
+        default=8,
+        validators=[MinValueValidator(1), MaxValueValidator(32)],
+        help_text="Outbound requests in flight at once to this target, per worker process.",
+    )
     max_attempts = models.PositiveIntegerField(default=8)
     backoff_base_seconds = models.FloatField(default=2.0)
     backoff_cap_seconds = models.FloatField(default=300.0)

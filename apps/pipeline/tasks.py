@@ -4,6 +4,7 @@ from celery import shared_task
 
 from apps.pipeline.choices import WorkStageChoices
 from apps.pipeline.services import work_drain, work_sweep
+from apps.pipeline.services.work import work_queue_vacuum
 
 # No arguments: a task only says "there is work"; what the work is, PostgreSQL knows. A lost
 # task costs latency until the next sweep, never data, so none of these need acks_late.
@@ -22,3 +23,8 @@ def deliver_pending() -> int:
 @shared_task(name="pipeline.sweep", time_limit=30, soft_time_limit=25)
 def sweep() -> dict[str, int]:
     return work_sweep()
+
+
+@shared_task(name="pipeline.vacuum_queue", time_limit=60, soft_time_limit=50)
+def vacuum_queue() -> None:
+    work_queue_vacuum()

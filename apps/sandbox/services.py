@@ -5,7 +5,7 @@ import json
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from apps.sandbox.choices import FaultModeChoices
@@ -31,8 +31,12 @@ class KeyReused(Exception):
 
 
 def fault_take(*, target: str) -> Fault | None:
-    """Consume one injection of the oldest active fault for ``target``, if any."""
-    with transaction.atomic(), connection.cursor() as cursor:
+    """Consume one injection of the oldest active fault for ``target``, if any.
+
+    One statement in autocommit: the row lock serialises concurrent requests, so "the next N
+    requests" means exactly N.
+    """
+    with connection.cursor() as cursor:
         cursor.execute(
             """
             UPDATE sandbox_sandboxfault SET remaining = remaining - 1
@@ -82,32 +86,35 @@ def faults_clear() -> int:
 
 
 def posting_accept(*, target: str, idempotency_key: str, body: dict) -> Accepted:
-    """Store a posting once per key; the same key and body again is a replay."""
+    """Store a posting once per key; the same key and body again is a replay.
+
+    One upsert: a new key inserts, a replay with the same body counts a replay, and a reused
+    key with another body matches nothing and is looked up to report the conflict.
+    """
     sha = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-    with transaction.atomic(), connection.cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(
             """
-            INSERT INTO sandbox_sandboxposting
+            INSERT INTO sandbox_sandboxposting AS p
                 (target, idempotency_key, body_sha256, body, reference, replays, received_at)
             VALUES (%s, %s, %s, %s::jsonb,
                     'ERP-' || nextval('sandbox_sandboxposting_id_seq'), 0, now())
-            ON CONFLICT (target, idempotency_key) DO NOTHING
-            RETURNING reference
+            ON CONFLICT (target, idempotency_key) DO UPDATE SET replays = p.replays + 1
+                WHERE p.body_sha256 = EXCLUDED.body_sha256
+            RETURNING reference, (xmax = 0) AS inserted
             """,
             [target, idempotency_key, sha, json.dumps(body)],
         )
         row = cursor.fetchone()
-        if row:
-            return Accepted(row[0], replayed=False)
-        cursor.execute(
-            "UPDATE sandbox_sandboxposting SET replays = replays + 1 "
-            "WHERE target = %s AND idempotency_key = %s RETURNING reference, body_sha256",
-            [target, idempotency_key],
-        )
-        reference, stored_sha = cursor.fetchone()
-    if stored_sha != sha:
-        raise KeyReused(reference)
-    return Accepted(reference, replayed=True)
+        if row is None:
+            cursor.execute(
+                "SELECT reference FROM sandbox_sandboxposting "
+                "WHERE target = %s AND idempotency_key = %s",
+                [target, idempotency_key],
+            )
+            raise KeyReused(cursor.fetchone()[0])
+    reference, inserted = row
+    return Accepted(reference, replayed=not inserted)
 
 
 def postings_summary(*, target: str) -> dict:

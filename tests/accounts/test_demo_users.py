@@ -72,10 +72,11 @@ def test_demo_users_ensure_puts_a_drifted_user_back_in_role(db):
     assert [g.name for g in grace.groups.all()] == ["Viewer"]
 
 
-def test_demo_users_ensure_refuses_production(db, settings):
-    settings.MODE = "production"
+@pytest.mark.parametrize("mode", ["production", "development"])
+def test_demo_users_ensure_refuses_outside_demo_mode(db, settings, mode):
+    settings.MODE = mode
 
-    with pytest.raises(RuntimeError, match="demo or development"):
+    with pytest.raises(RuntimeError, match="only in demo mode"):
         demo_users_ensure()
 
     assert not User.objects.exists()
@@ -106,7 +107,7 @@ def test_demo_users_command_without_list_prints_nothing(db):
 def test_demo_users_command_refuses_production(db, settings):
     settings.MODE = "production"
 
-    with pytest.raises(CommandError, match="demo or development"):
+    with pytest.raises(CommandError, match="only in demo mode"):
         call_command("demo_users", "--list", stdout=io.StringIO())
 
     assert not User.objects.exists()

@@ -145,6 +145,7 @@ def test_circuit_breaker_opens_and_holds_the_rest_without_spending_attempts(flow
     send, target = flow
     target.breaker_threshold = 2
     target.breaker_cooldown_seconds = 60
+    target.concurrency = 1  # one send per wave, so the breaker is checked after each
     target.save()
     sandbox.post("/faults", json={"target": "erp", "mode": "status", "status": 503, "count": 50})
     send("A", "B", "C", "D", "E")
@@ -161,6 +162,27 @@ def test_circuit_breaker_opens_and_holds_the_rest_without_spending_attempts(flow
     assert WorkItem.objects.count() == 5  # nothing lost, nothing given up
     make_due()
     assert work_drain(stage=Stage.DELIVER) == 0  # breaker open: nothing claimed
+
+
+def test_postings_to_one_target_are_sent_in_parallel_waves(flow, sandbox):
+    send, target = flow
+    target.concurrency = 4
+    target.save()
+    # Every posting waits 400 ms at the target before it is stored.
+    sandbox.post(
+        "/faults", json={"target": "erp", "mode": "latency", "latency_ms": 400, "count": 8}
+    )
+    send(*[f"P-{n}" for n in range(8)])
+
+    work_drain(stage=Stage.DELIVER)
+
+    stamps = sorted(SandboxPosting.objects.values_list("received_at", flat=True))
+    assert len(stamps) == 8
+    # Two waves of four: each wave's postings arrive together, the waves 400 ms apart.
+    first, second = stamps[:4], stamps[4:]
+    assert (first[-1] - first[0]).total_seconds() < 0.3
+    assert (second[-1] - second[0]).total_seconds() < 0.3
+    assert (second[0] - first[0]).total_seconds() >= 0.35
 
 
 def test_rate_limit_sends_only_what_the_bucket_allows(flow):

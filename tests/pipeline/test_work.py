@@ -163,3 +163,27 @@ def test_sweeper_re_rings_work_whose_doorbell_was_lost():
 def test_sweeper_does_nothing_when_no_work_is_ready():
     assert work_sweep() == {}
     assert redis_client().llen("processing") == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_queue_vacuum_clears_dead_rows_left_by_finished_work():
+    from apps.pipeline.services.work import work_queue_vacuum
+    from apps.pipeline.tasks import vacuum_queue
+
+    connector = make_webhook()
+    for n in range(50):
+        receive_json(connector, {"id": f"D-{n}"})
+    process_claims(work_claim(stage=Stage.PROCESS, limit=100))
+
+    def dead_rows() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_stat_force_next_flush()")
+            cursor.execute(
+                "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'pipeline_workitem'"
+            )
+            return cursor.fetchone()[0]
+
+    assert dead_rows() > 0
+    vacuum_queue()  # the beat task, called directly
+    assert dead_rows() == 0
+    work_queue_vacuum()  # and idempotent

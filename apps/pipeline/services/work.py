@@ -242,4 +242,17 @@ def work_sweep() -> dict[str, int]:
     return {stage: count for stage, (count, _) in ready.items()}
 
 
+def work_queue_vacuum() -> None:
+    """Vacuum the hot queue tables.
+
+    Every message inserts, leases (updates) and deletes its work items, leaving dead rows that
+    claims must step over: at a few hundred messages a second they pile up faster than
+    autovacuum's default pace (or at all, where autovacuum is off), and a claim that took
+    0.02 ms takes milliseconds. Vacuuming these small tables every few seconds is cheap and
+    never blocks claims.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM pipeline_workitem, connectors_connectorstate")
+
+
 STAGES = (WorkStageChoices.PROCESS, WorkStageChoices.DELIVER)

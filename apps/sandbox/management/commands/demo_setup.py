@@ -19,7 +19,7 @@ class Command(BaseCommand):
     help = "Create the demo users and connectors (demo mode only). Safe to run again."
 
     def handle(self, *args, **options):
-        if settings.MODE not in {"demo", "development"} or not settings.SANDBOX_ENABLED:
+        if settings.MODE != "demo" or not settings.SANDBOX_ENABLED:
             raise CommandError("demo_setup runs only in demo mode with the sandbox enabled.")
         sandbox_url = os.environ.get("HUBCONSOLE_SANDBOX_URL", "http://127.0.0.1:8100")
         sftp_port = int(os.environ.get("HUBCONSOLE_SANDBOX_SFTP_PORT", "8122"))
