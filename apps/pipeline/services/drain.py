@@ -46,5 +46,7 @@ def work_drain(*, stage: str) -> int:
             handled += runner(batch)
         if not suspects and not batch:
             return handled
+        if len(batch) < config["CLAIM_BATCH"] // 4:
+            time.sleep(config["BATCH_LINGER_MS"] / 1000)
     doorbell.ring(stage)
     return handled
