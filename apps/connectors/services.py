@@ -48,26 +48,27 @@ class Gate:
 _GATE_SQL = """
 WITH current AS (
     SELECT connector_id, consecutive_failures,
-           CASE WHEN %(rate)s IS NULL THEN %(wanted)s::float8
-                ELSE least(%(burst)s::float8, tokens + %(rate)s * extract(
+           CASE WHEN %(rate)s::float8 IS NULL THEN %(wanted)s::float8
+                ELSE least(%(burst)s::float8, tokens + %(rate)s::float8 * extract(
                     epoch FROM now() - coalesce(tokens_at, now() - interval '1 day')))
            END AS available
     FROM connectors_connectorstate
-    WHERE connector_id = %(id)s
+    WHERE connector_id = %(id)s::bigint
     FOR UPDATE
 ), decision AS (
     SELECT connector_id, consecutive_failures, available,
-           least(%(wanted)s, floor(available)::int,
-                 CASE WHEN consecutive_failures >= %(threshold)s THEN 1 ELSE %(wanted)s END
+           least(%(wanted)s::int, floor(available)::int,
+                 CASE WHEN consecutive_failures >= %(threshold)s::int THEN 1
+                      ELSE %(wanted)s::int END
            ) AS granted
     FROM current
 )
 UPDATE connectors_connectorstate s
-SET tokens = CASE WHEN %(rate)s IS NULL THEN 0 ELSE d.available - d.granted END,
+SET tokens = CASE WHEN %(rate)s::float8 IS NULL THEN 0 ELSE d.available - d.granted END,
     tokens_at = now(),
     -- A half-open probe is in flight: no other worker probes until it reports back.
-    opened_until = CASE WHEN d.consecutive_failures >= %(threshold)s AND d.granted > 0
-                        THEN now() + make_interval(secs => %(cooldown)s)
+    opened_until = CASE WHEN d.consecutive_failures >= %(threshold)s::int AND d.granted > 0
+                        THEN now() + make_interval(secs => %(cooldown)s::float8)
                         ELSE s.opened_until END
 FROM decision d
 WHERE s.connector_id = d.connector_id
@@ -122,21 +123,25 @@ def connector_breaker_record(
         cursor.execute(
             """
             UPDATE connectors_connectorstate
-            SET consecutive_failures = %(failures)s,
+            SET consecutive_failures = %(failures)s::int,
                 opened_until = CASE
-                    WHEN %(failures)s = 0 AND %(hold)s::float8 IS NULL THEN NULL
+                    WHEN %(failures)s::int = 0 AND %(hold)s::float8 IS NULL THEN NULL
                     ELSE greatest(
-                        CASE WHEN %(failures)s >= %(threshold)s THEN now() + make_interval(
-                            secs => %(cooldown)s * power(2, least(open_count, 5))) END,
+                        CASE WHEN %(failures)s::int >= %(threshold)s::int
+                             THEN now() + make_interval(secs => %(cooldown)s::float8
+                                                        * power(2, least(open_count, 5))) END,
                         now() + make_interval(secs => %(hold)s::float8),
                         CASE WHEN opened_until > now() THEN opened_until END)
                     END,
-                open_count = CASE WHEN %(failures)s >= %(threshold)s THEN open_count + 1
-                                  WHEN %(failures)s = 0 THEN 0 ELSE open_count END,
-                last_success_at = CASE WHEN %(succeeded)s THEN now() ELSE last_success_at END,
-                last_failure_at = CASE WHEN %(code)s <> '' THEN now() ELSE last_failure_at END,
-                last_error_code = CASE WHEN %(code)s <> '' THEN %(code)s ELSE last_error_code END
-            WHERE connector_id = %(id)s
+                open_count = CASE WHEN %(failures)s::int >= %(threshold)s::int THEN open_count + 1
+                                  WHEN %(failures)s::int = 0 THEN 0 ELSE open_count END,
+                last_success_at = CASE WHEN %(succeeded)s::boolean
+                                       THEN now() ELSE last_success_at END,
+                last_failure_at = CASE WHEN %(code)s::text <> ''
+                                       THEN now() ELSE last_failure_at END,
+                last_error_code = CASE WHEN %(code)s::text <> ''
+                                       THEN %(code)s::text ELSE last_error_code END
+            WHERE connector_id = %(id)s::bigint
             """,
             {
                 "id": connector.pk,
