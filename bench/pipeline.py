@@ -1059,10 +1059,9 @@ def interpret(report: dict) -> str:
         parts.append(
             f"A single connection gets {one['rate']:,.0f} msg/s ({fmt_ms(one['p50'])} p50 "
             "door to door): each webhook is a Django request that checks the HMAC, parses the "
-            "JSON and makes four PostgreSQL round trips (Django's per-request health check "
-            "`SELECT 1`, `BEGIN`, the one INSERT that stores transaction, event and work item, "
-            "`COMMIT` with its WAL flush) and one Redis `SET NX` for the doorbell, all in "
-            "sequence."
+            "JSON, makes one PostgreSQL round trip (a single autocommitted statement stores "
+            "transaction, event and work item, and waits for its WAL flush) and one Redis "
+            "`SET NX` for the doorbell, in sequence."
         )
     parts.append(
         f"With {top['concurrency']} connections those overlap until the cores are full "
@@ -1082,13 +1081,14 @@ def interpret(report: dict) -> str:
         f"({ms(e2e_cores, 'sandbox', e2e_rate):.2f}) and PostgreSQL "
         f"({ms(e2e_cores, 'PostgreSQL', e2e_rate):.2f}), which alone would cap two idle "
         f"cores near {2000 / e2e_ms:,.0f} msg/s; the machine was {e2e_busy:.2f} of 2 cores "
-        "busy, so part of the limit is serialisation rather than CPU: the deliver stage "
-        "posts one message at a time per pool process and a POST took "
-        f"{f['send_ms_p50']:.1f} ms (p50; the sandbox commits each posting), about "
-        f"{posts_ceiling:,.0f} msg/s per delivering process, and the two pool processes also "
-        "take turns on the process stage, whose batches stay small while messages trickle in "
-        f"({main['batches'].get('processed', math.nan):.0f} per commit). Latency is mostly "
-        f"waiting for a delivering process (processed → delivered p95 "
+        "busy, so the limit is CPU, shared by everything on the machine including the sandbox "
+        "target and the load generator. The deliver stage posts in parallel waves (the target "
+        f"connector's concurrency, 8 requests in flight per process; a POST took "
+        f"{f['send_ms_p50']:.1f} ms p50, so one process could post about "
+        f"{8 * posts_ceiling:,.0f} msg/s), and both stages commit in batches "
+        f"({main['batches'].get('processed', math.nan):.0f} per commit when processing, "
+        f"{main['batches'].get('delivered', math.nan):.0f} when delivering). Latency is mostly "
+        f"waiting for a worker process (processed → delivered p95 "
         f"{fmt_s(f['deliver_p95'])})."
     )
     queue = report["queue"]
@@ -1098,7 +1098,9 @@ def interpret(report: dict) -> str:
         "inserted, leased (updated) and deleted once per stage, this server runs with "
         f"autovacuum {autovacuum}, {report['vacuum']}, and the run left {queue['dead']:,} "
         "dead rows, over which the claim query's scan of the empty queue took "
-        f"{queue['claim_ms']:.2f} ms; each drain iteration runs two claims."
+        f"{queue['claim_ms']:.2f} ms. HubConsole's own beat task vacuums the queue tables every "
+        "10 s (`HUBCONSOLE_QUEUE_VACUUM_SECONDS`), which keeps claims fast whatever the "
+        "server's autovacuum does."
     )
     return " ".join(parts)
 
