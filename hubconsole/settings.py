@@ -296,6 +296,16 @@ HUBCONSOLE = {
 }
 # Django refuses larger bodies before any view reads them; webhooks are the largest we take.
 DATA_UPLOAD_MAX_MEMORY_SIZE = HUBCONSOLE["WEBHOOK_MAX_BYTES"]
+# The broker must never hand a running drain task to a second worker: its visibility timeout
+# has to exceed the drain tasks' hard time limit (derived from these settings).
+if (
+    HUBCONSOLE["DRAIN_SECONDS"] + HUBCONSOLE["LEASE_SECONDS"] * 0.75 + 90
+    >= (CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"])
+):
+    raise ImproperlyConfigured(
+        "HUBCONSOLE_LEASE_SECONDS and HUBCONSOLE_DRAIN_SECONDS are too large for the broker's "
+        "one-hour visibility timeout."
+    )
 SANDBOX_ENABLED = env_bool("HUBCONSOLE_SANDBOX_ENABLED", False)
 
 # --- Logging: one line per event, each carrying the request or correlation id ------------------

@@ -104,6 +104,9 @@ class ConnectorState(models.Model):
     tokens_at = models.DateTimeField(null=True, blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
     opened_until = models.DateTimeField(null=True, blank=True)
+    held_until = models.DateTimeField(
+        null=True, blank=True, help_text="Paused until then at the target's request (429)."
+    )
     open_count = models.PositiveIntegerField(default=0)
     last_success_at = models.DateTimeField(null=True, blank=True)
     last_failure_at = models.DateTimeField(null=True, blank=True)
@@ -116,6 +119,10 @@ class ConnectorState(models.Model):
     @property
     def breaker_open(self) -> bool:
         return self.opened_until is not None and self.opened_until > timezone.now()
+
+    @property
+    def held(self) -> bool:
+        return self.held_until is not None and self.held_until > timezone.now()
 
 
 class ConnectorRun(models.Model):

@@ -11,6 +11,9 @@ from apps.pipeline import doorbell
 from apps.pipeline.choices import WorkStageChoices
 
 ADMINISTER = "accounts.administer_connectors"
+# The longest a target's Retry-After may pause it; past that, its messages retry on their own
+# backoff and, if it stays unwilling, end in the exception queue.
+MAX_HOLD_SECONDS = 3600.0
 
 
 def _require_admin(actor) -> None:
@@ -44,7 +47,8 @@ class Gate:
 
 # Token bucket and half-open breaker in one locked read-modify-write of the state row: a
 # batch asks once, not once per message. A breaker past its cool-down but still at the failure
-# threshold is half-open and lets exactly one probe through.
+# threshold is half-open and lets exactly one probe through; an open breaker or a Retry-After
+# hold (the batch was claimed before it began) grants nothing.
 _GATE_SQL = """
 WITH current AS (
     SELECT connector_id, consecutive_failures,
@@ -56,12 +60,13 @@ WITH current AS (
     WHERE connector_id = %(id)s::bigint
     FOR UPDATE
 ), decision AS (
-    SELECT connector_id, consecutive_failures, available,
-           least(%(wanted)s::int, floor(available)::int,
-                 CASE WHEN consecutive_failures >= %(threshold)s::int THEN 1
-                      ELSE %(wanted)s::int END
-           ) AS granted
-    FROM current
+    SELECT c.connector_id, c.consecutive_failures, c.available,
+           CASE WHEN s.opened_until > now() OR s.held_until > now() THEN 0
+                ELSE least(%(wanted)s::int, floor(c.available)::int,
+                           CASE WHEN c.consecutive_failures >= %(threshold)s::int THEN 1
+                                ELSE %(wanted)s::int END)
+           END AS granted
+    FROM current c JOIN connectors_connectorstate s ON s.connector_id = c.connector_id
 )
 UPDATE connectors_connectorstate s
 SET tokens = CASE WHEN %(rate)s::float8 IS NULL THEN 0 ELSE d.available - d.granted END,
@@ -116,23 +121,27 @@ def connector_breaker_record(
     """Store the breaker's count after a batch; open it when the count reaches the threshold.
 
     Each time it opens in a row the cool-down doubles (up to 32x), so a target that stays down
-    is probed less and less often. ``hold_seconds`` holds the target without counting a
-    failure: a 429 means "slow down", not "down", so it pauses sending until Retry-After.
+    is probed less and less often; an answer closes it. ``hold_seconds`` pauses the target
+    without counting a failure (a 429 means "slow down", not "down"); holds only ever
+    lengthen, and an answer to another request does not lift them.
     """
+    if hold_seconds is not None:
+        hold_seconds = min(hold_seconds, MAX_HOLD_SECONDS)
     with connection.cursor() as cursor:
         cursor.execute(
             """
             UPDATE connectors_connectorstate
             SET consecutive_failures = %(failures)s::int,
                 opened_until = CASE
-                    WHEN %(failures)s::int = 0 AND %(hold)s::float8 IS NULL THEN NULL
-                    ELSE greatest(
-                        CASE WHEN %(failures)s::int >= %(threshold)s::int
-                             THEN now() + make_interval(secs => %(cooldown)s::float8
-                                                        * power(2, least(open_count, 5))) END,
-                        now() + make_interval(secs => %(hold)s::float8),
-                        CASE WHEN opened_until > now() THEN opened_until END)
+                    WHEN %(failures)s::int = 0 THEN NULL
+                    WHEN %(failures)s::int >= %(threshold)s::int THEN greatest(
+                        now() + make_interval(secs => %(cooldown)s::float8
+                                              * power(2, least(open_count, 5))),
+                        opened_until)
+                    ELSE opened_until
                     END,
+                held_until = greatest(
+                    held_until, now() + make_interval(secs => %(hold)s::float8)),
                 open_count = CASE WHEN %(failures)s::int >= %(threshold)s::int THEN open_count + 1
                                   WHEN %(failures)s::int = 0 THEN 0 ELSE open_count END,
                 last_success_at = CASE WHEN %(succeeded)s::boolean

@@ -18,7 +18,7 @@ from apps.connectors.choices import ConnectorKindChoices
 from apps.connectors.selectors import connector_get_inbound
 from apps.core.errors import HubError, InputRejected
 from apps.exceptions.catalogue import codes
-from apps.pipeline.processors import json_document
+from apps.pipeline.processors import json_document, json_path
 from apps.pipeline.services import InboundMessage, Received, content_hash, transaction_receive
 
 _SAFE_TOKEN = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
@@ -47,15 +47,6 @@ def _secrets(connector) -> list[str]:
             status=503,
         )
     return secrets
-
-
-def _dig(document: dict, dotted: str):
-    value = document
-    for part in dotted.split("."):
-        if not isinstance(value, dict):
-            return None
-        value = value.get(part)
-    return value
 
 
 def webhook_receive(*, request: WebhookRequest) -> Received:
@@ -90,7 +81,7 @@ def webhook_receive(*, request: WebhookRequest) -> Received:
 
     event_id = request.event_id or None  # an empty header is no header
     if not event_id and connector.settings.get("event_id_field"):
-        found = _dig(document, connector.settings["event_id_field"])
+        found = json_path(document, connector.settings["event_id_field"])
         event_id = str(found) if found is not None and not isinstance(found, dict | list) else None
     if event_id is not None and not _SAFE_TOKEN.fullmatch(event_id):
         raise InputRejected("event_id_invalid", "The event id has unsupported characters.")

@@ -13,9 +13,13 @@ class TeamAdmin(admin.ModelAdmin):
 
 @admin.register(ExceptionCode)
 class ExceptionCodeAdmin(admin.ModelAdmin):
-    list_display = ["code", "title", "category", "owning_team", "severity", "sla_minutes", "active"]
-    list_filter = ["category", "owning_team", "severity", "active"]
+    list_display = ["code", "title", "category", "owning_team", "severity", "sla_minutes"]
+    list_filter = ["category", "owning_team", "severity"]
     search_fields = ["code", "title", "meaning"]
+
+    def has_delete_permission(self, request, obj=None):
+        # Services and past exceptions refer to codes: edit a code, never delete it.
+        return False
 
 
 class ExceptionActivityInline(admin.TabularInline):

@@ -118,7 +118,10 @@ CODES = (
     _tech(
         "DUPLICATE_DIFFERENT_CONTENT",
         "Same key, different content",
-        "A message reused an existing idempotency key with different content; it was stored aside.",
+        "A message reused an existing key (event id, or document and revision) with different "
+        "content; it was stored aside. Replaying it unchanged would conflict again: ask the "
+        "sender for a new event or revision, or edit it.",
+        actions=(*_WORK, A.EDIT_REPLAY),
     ),
     _tech(
         "POISON_MESSAGE",

@@ -39,7 +39,6 @@ class ExceptionCode(models.Model):
     severity = models.CharField(max_length=10, choices=SeverityChoices.choices)
     sla_minutes = models.PositiveIntegerField(help_text="Time to resolve, in minutes.")
     allowed_actions = ArrayField(models.CharField(max_length=30), default=list, blank=True)
-    active = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["category", "code"]

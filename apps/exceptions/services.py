@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from apps.core.audit import acting_as
 from apps.core.errors import HubError, PermissionDenied
-from apps.exceptions.catalogue import CODES, TEAMS
+from apps.exceptions.catalogue import CODE_NAMES, CODES, TEAMS
 from apps.exceptions.choices import (
     OPEN_STATUSES,
     BusinessExceptionStatusChoices,
@@ -73,12 +73,13 @@ def exceptions_open(specs: Sequence[ExceptionSpec]) -> list[int]:
         merged[key] = (spec, merged.get(key, (spec, 0))[1] + 1)
     specs = [spec for spec, _ in merged.values()]
     counts = [count for _, count in merged.values()]
-    unknown = {spec.code for spec in specs} - set(
-        ExceptionCode.objects.filter(code__in={s.code for s in specs}).values_list(
-            "code", flat=True
-        )
-    )
-    if unknown:
+    wanted = {spec.code for spec in specs}
+    known = ExceptionCode.objects.filter(code__in=wanted).values_list("code", flat=True)
+    unknown = wanted - set(known)
+    if unknown and unknown <= CODE_NAMES:
+        # A seed code the pipeline relies on was removed: put it back rather than lose a batch.
+        exception_catalogue_sync()
+    elif unknown:
         raise HubError("CATALOGUE_MISSING", f"Codes not in the exception catalogue: {unknown}")
     params = {
         "codes": [s.code for s in specs],

@@ -77,7 +77,8 @@ def processor_for(document_type: str) -> Processor:
         ) from None
 
 
-def _path(document: Any, dotted: str) -> Any:
+def json_path(document: Any, dotted: str) -> Any:
+    """The value at a dotted path (``supplier.code``) in nested objects, or None."""
     value = document
     for part in dotted.split("."):
         if not isinstance(value, dict) or part not in value:
@@ -109,13 +110,13 @@ def generic_document(message: InboundView) -> Processed:
     options = message.connector_settings
     document = json_document(message.raw)
     id_field = options.get("document_id_field", "id")
-    document_id = _path(document, id_field)
+    document_id = json_path(document, id_field)
     if document_id is None or str(document_id).strip() == "":
         raise HubError(codes.SCHEMA_INVALID, f"The document has no {id_field!r} field.")
     document_id = str(document_id).strip()
     if len(document_id) > 120:
         raise HubError(codes.SCHEMA_INVALID, f"{id_field!r} is longer than 120 characters.")
-    revision = _path(document, options.get("revision_field", "revision"))
+    revision = json_path(document, options.get("revision_field", "revision"))
     if revision is None:
         revision = 1
     if isinstance(revision, bool) or not isinstance(revision, int) or revision < 1:
@@ -123,7 +124,7 @@ def generic_document(message: InboundView) -> Processed:
 
     keys = [("document_id", document_id)]
     for kind, dotted in options.get("key_fields", {}).items():
-        value = _path(document, dotted)
+        value = json_path(document, dotted)
         if value is not None and not isinstance(value, (dict, list)):
             keys.append((kind, str(value)[:200]))
 
@@ -136,7 +137,10 @@ def generic_document(message: InboundView) -> Processed:
     }
     deliveries = []
     if message.forward_to_id is not None:
-        body = json.dumps(canonical, separators=(",", ":"), sort_keys=True).encode()
+        # The correlation id travels as a header, not in the body: two sends of the same
+        # document revision then have the same bytes, and a changed one is told apart.
+        posted = {key: value for key, value in canonical.items() if key != "correlation_id"}
+        body = json.dumps(posted, separators=(",", ":"), sort_keys=True).encode()
         deliveries.append(
             Delivery(message.forward_to_id, message.document_type, document_id, revision, body)
         )

@@ -245,9 +245,11 @@ def test_breaker_hold_pauses_target_without_counting_a_failure(breaker):
     )
 
     state = _state(breaker)
-    assert state.opened_until - _db_now() == timedelta(seconds=5)
+    assert state.held_until - _db_now() == timedelta(seconds=5)
+    assert state.opened_until is None  # the breaker itself stays closed
     assert (state.consecutive_failures, state.open_count) == (0, 0)
     assert state.last_error_code == "THROTTLED"
+    assert connector_gate(connector=breaker, wanted=3).granted == 0
 
 
 def test_breaker_shorter_hold_keeps_the_longer_one(breaker):
@@ -261,7 +263,48 @@ def test_breaker_shorter_hold_keeps_the_longer_one(breaker):
             hold_seconds=seconds,
         )
 
-    assert _state(breaker).opened_until - _db_now() == timedelta(seconds=30)
+    assert _state(breaker).held_until - _db_now() == timedelta(seconds=30)
+
+
+def test_breaker_success_elsewhere_does_not_lift_a_hold(breaker):
+    connector_gate(connector=breaker, wanted=1)
+    connector_breaker_record(
+        connector=breaker,
+        consecutive_failures=0,
+        succeeded=False,
+        last_error_code="THROTTLED",
+        hold_seconds=30,
+    )
+    # another worker's batch, claimed before the hold, got an answer
+    connector_breaker_record(
+        connector=breaker, consecutive_failures=0, succeeded=True, last_error_code=""
+    )
+
+    assert _state(breaker).held_until - _db_now() == timedelta(seconds=30)
+
+
+def test_breaker_hold_is_capped(breaker):
+    from apps.connectors.services import MAX_HOLD_SECONDS
+
+    connector_gate(connector=breaker, wanted=1)
+    connector_breaker_record(
+        connector=breaker,
+        consecutive_failures=0,
+        succeeded=False,
+        last_error_code="THROTTLED",
+        hold_seconds=315_360_000,  # "come back in ten years"
+    )
+
+    assert _state(breaker).held_until - _db_now() == timedelta(seconds=MAX_HOLD_SECONDS)
+
+
+def test_gate_grants_nothing_while_the_breaker_is_open(breaker):
+    connector_gate(connector=breaker, wanted=1)
+    ConnectorState.objects.filter(connector=breaker).update(
+        opened_until=timezone.now() + timedelta(seconds=60)
+    )
+    # a batch claimed just before the breaker opened must not send anyway
+    assert connector_gate(connector=breaker, wanted=5).granted == 0
 
 
 # --- The breaker as the deliver stage uses it ----------------------------------------------------

@@ -129,7 +129,9 @@ def test_webhook_same_event_id_different_body_is_conflict(live_server):
     assert Transaction.objects.count() == 2
     assert conflict.status == TransactionStatusChoices.CONFLICT
     assert conflict.duplicate_of == original
-    assert conflict.idempotency_key is None
+    assert conflict.idempotency_key == (
+        f"{original.idempotency_key}#conflict:{conflict.content_sha256}"
+    )
     assert bytes(conflict.raw) == other
     assert conflict.last_error_code == "DUPLICATE_DIFFERENT_CONTENT"
     assert original.status == TransactionStatusChoices.RECEIVED

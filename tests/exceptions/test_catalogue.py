@@ -112,7 +112,6 @@ def test_catalogue_after_migrate_holds_every_design_group(db, category):
     for name in names:
         assert rows[name].category == category, name
         assert rows[name].owning_team.slug in teams, name
-        assert rows[name].active
 
 
 def test_catalogue_after_migrate_holds_every_seed_code_as_seeded(db):
@@ -186,7 +185,6 @@ def test_catalogue_sync_keeps_an_administrators_edit(db):
         sla_minutes=30,
         severity=SeverityChoices.CRITICAL,
         allowed_actions=["comment", "resolve"],
-        active=False,
     )
     Team.objects.filter(slug="accounts_payable").update(email="ap-oncall@example.org")
 
@@ -197,7 +195,6 @@ def test_catalogue_sync_keeps_an_administrators_edit(db):
     assert code.sla_minutes == 30
     assert code.severity == SeverityChoices.CRITICAL
     assert code.allowed_actions == ["comment", "resolve"]
-    assert code.active is False
     assert Team.objects.get(slug="accounts_payable").email == "ap-oncall@example.org"
 
 

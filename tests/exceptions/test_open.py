@@ -211,3 +211,14 @@ def test_exceptions_open_same_failure_twice_in_one_batch_counts_two_occurrences(
     item = BusinessException.objects.get()
     assert ids == [item.pk, item.pk]
     assert item.occurrences == 2
+
+
+def test_exceptions_open_restores_a_deleted_seed_code_instead_of_failing(make_transaction):
+    from apps.exceptions.models import ExceptionCode
+
+    tx = make_transaction()
+    ExceptionCode.objects.filter(code="PARSE_ERROR").delete()  # an unused code, removed by hand
+
+    ids = exceptions_open([ExceptionSpec(code="PARSE_ERROR", summary="bad", transaction_id=tx)])
+
+    assert BusinessException.objects.get(pk=ids[0]).code.owning_team.slug == "integration"

@@ -47,19 +47,41 @@ def test_generic_document_becomes_canonical_and_queues_one_delivery(flow):
 
 def test_same_revision_from_two_events_is_delivered_once(flow):
     source, _ = flow
-    receive_json(source, {"id": "REQ-9"}, key="event-1")
-    receive_json(source, {"id": "REQ-9", "note": "resent by the sender"}, key="event-2")
+    first = receive_json(source, {"id": "REQ-9", "qty": 1}, key="event-1")
+    second = receive_json(source, {"id": "REQ-9", "qty": 1}, key="event-2")
 
     work_drain(stage=Stage.PROCESS)
 
     outbound = Transaction.objects.get(direction="out")
     assert WorkItem.objects.filter(stage=Stage.DELIVER).count() == 1
-    assert (
-        TransactionEvent.objects.filter(
-            transaction=outbound, kind=Kind.DUPLICATE_SUPPRESSED
-        ).count()
-        == 1
+    suppressed = TransactionEvent.objects.filter(
+        transaction=outbound, kind=Kind.DUPLICATE_SUPPRESSED
     )
+    assert suppressed.count() == 1
+    statuses = Transaction.objects.filter(pk__in=[first.transaction_id, second.transaction_id])
+    assert set(statuses.values_list("status", flat=True)) == {Status.COMPLETED}
+
+
+@pytest.mark.parametrize("same_batch", [True, False])
+def test_changed_content_under_the_same_revision_is_an_exception_not_dropped(flow, same_batch):
+    source, _ = flow
+    receive_json(source, {"id": "PO-1", "qty": 1}, key="e1")
+    if not same_batch:
+        work_drain(stage=Stage.PROCESS)
+    changed = receive_json(source, {"id": "PO-1", "qty": 999}, key="e2")
+
+    work_drain(stage=Stage.PROCESS)
+
+    outbound = Transaction.objects.get(direction="out")
+    assert json.loads(bytes(outbound.raw))["data"]["qty"] == 1
+    tx = Transaction.objects.get(pk=changed.transaction_id)
+    assert (tx.status, tx.last_error_code) == (Status.EXCEPTION, "DUPLICATE_DIFFERENT_CONTENT")
+    exception = BusinessException.objects.get(transaction=tx)
+    assert exception.code_id == "DUPLICATE_DIFFERENT_CONTENT"
+    assert exception.root_cause_key == "document:generic.document:PO-1"
+    assert exception.details["outbound_transaction_id"] == outbound.pk
+    assert "needs a new revision" in exception.summary
+    assert not WorkItem.objects.filter(transaction=tx).exists()
 
 
 def test_a_new_revision_is_a_new_delivery(flow):

@@ -55,7 +55,7 @@ def test_receive_same_key_other_content_is_stored_aside_with_an_exception():
     aside = Transaction.objects.get(pk=second.transaction_id)
     assert aside.status == Status.CONFLICT
     assert aside.duplicate_of_id == first.transaction_id
-    assert aside.idempotency_key is None
+    assert aside.idempotency_key == f"in:{connector.pk}:A-1#conflict:{aside.content_sha256}"
     assert not WorkItem.objects.filter(transaction=aside).exists()
     exception = BusinessException.objects.get(transaction=aside)
     assert exception.code_id == "DUPLICATE_DIFFERENT_CONTENT"
@@ -102,3 +102,19 @@ def test_idempotency_keys_are_unique_in_the_database():
     tx.pk = None
     with pytest.raises(IntegrityError), transaction.atomic():
         tx.save()
+
+
+def test_receive_the_same_conflicting_message_again_is_stored_aside_once():
+    connector = make_webhook()
+    receive_json(connector, {"id": "A-1", "amount": 1})
+
+    first = receive_json(connector, {"id": "A-1", "amount": 2})
+    again = receive_json(connector, {"id": "A-1", "amount": 2})
+
+    assert again.outcome == "conflict"
+    assert again.transaction_id == first.transaction_id
+    assert Transaction.objects.filter(status=Status.CONFLICT).count() == 1
+    assert BusinessException.objects.count() == 1
+    aside = Transaction.objects.get(pk=first.transaction_id)
+    kinds = list(aside.events.values_list("kind", flat=True))
+    assert kinds == [Kind.DUPLICATE_CONFLICT, Kind.DUPLICATE_SUPPRESSED]

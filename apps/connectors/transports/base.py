@@ -31,5 +31,6 @@ class Transport:
     def for_connector(cls, connector) -> "Transport":
         raise NotImplementedError
 
-    def send(self, request: OutboundRequest) -> DeliveryResult:
+    def send(self, request: OutboundRequest, *, timeout: float | None = None) -> DeliveryResult:
+        """Send one request; ``timeout`` (seconds) overrides the connector's when shorter."""
         raise NotImplementedError

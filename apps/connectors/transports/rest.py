@@ -32,14 +32,14 @@ def parse_retry_after(value: str | None) -> float | None:
         return None
     value = value.strip()
     if value.isascii() and value.isdigit():
-        return float(value)
+        return min(float(value), 86400.0)  # a day at most: "forever" is not a retry hint
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return min(max(0.0, (when - datetime.now(UTC)).total_seconds()), 86400.0)
 
 
 def validate_settings(settings: dict) -> list[str]:
@@ -97,13 +97,16 @@ class RestTransport(Transport):
                 cached[1].close()
             client = httpx.Client(
                 timeout=httpx.Timeout(connector.timeout_seconds),
-                limits=httpx.Limits(max_connections=8, max_keepalive_connections=8),
+                limits=httpx.Limits(
+                    max_connections=connector.concurrency,
+                    max_keepalive_connections=connector.concurrency,
+                ),
                 headers={"User-Agent": "HubConsole/0.1"},
             )
             _clients[connector.pk] = (version, client)
         return cls(client=client, url=options["url"], headers=headers)
 
-    def send(self, request: OutboundRequest) -> DeliveryResult:
+    def send(self, request: OutboundRequest, *, timeout: float | None = None) -> DeliveryResult:
         headers = {
             **self.headers,
             "Content-Type": request.content_type,
@@ -113,7 +116,12 @@ class RestTransport(Transport):
         }
         started = time.perf_counter()
         try:
-            response = self.client.post(self.url, content=request.body, headers=headers)
+            response = self.client.post(
+                self.url,
+                content=request.body,
+                headers=headers,
+                timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+            )
         except httpx.TimeoutException:
             raise TransportError(
                 codes.TARGET_UNAVAILABLE, "The target did not answer in time.", transient=True

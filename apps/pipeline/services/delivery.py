@@ -86,7 +86,7 @@ def deliver_claims(claims: Sequence[Claim]) -> int:
     return len(delivered) + len(failures)
 
 
-def _send(transport, row: dict):
+def _send(transport, row: dict, timeout: float):
     """One POST; returns the DeliveryResult or the TransportError (runs in a sender thread)."""
     request = OutboundRequest(
         body=bytes(row["raw"]),
@@ -95,7 +95,7 @@ def _send(transport, row: dict):
         document_type=row["document_type"],
     )
     try:
-        return transport.send(request)
+        return transport.send(request, timeout=timeout)
     except TransportError as error:
         return error
 
@@ -109,9 +109,7 @@ def _deliver_group(connector: Connector, group: list[Claim], rows: dict[int, dic
     """
     gate = connector_gate(connector=connector, wanted=len(group))
     to_send, held = group[: gate.granted], group[gate.granted :]
-    policy = RetryPolicy(
-        connector.max_attempts, connector.backoff_base_seconds, connector.backoff_cap_seconds
-    )
+    policy = RetryPolicy.for_connector(connector)
     root_cause = f"connector:{connector.slug}"
     sent: list[tuple[Claim, dict]] = []
     failed: list[Failure] = []
@@ -131,17 +129,23 @@ def _deliver_group(connector: Connector, group: list[Claim], rows: dict[int, dic
         return sent, [failure(claim, error) for claim in to_send]
 
     width = max(1, connector.concurrency)
+    # No request may outlive a quarter of the lease, and no wave starts unless it can finish
+    # before the lease's half-way point: a batch never overlaps another worker's takeover.
+    timeout = min(connector.timeout_seconds, settings.HUBCONSOLE["LEASE_SECONDS"] / 4)
     for start in range(0, len(to_send), width):
         # The gate already decided about the first wave (closed, or a half-open probe of one);
         # after that, failures can open the breaker, a 429 can pause the target, and the lease
         # can run short: each hands the rest back.
         stop = hold is not None or consecutive >= connector.breaker_threshold
-        if (start > 0 and stop) or time.monotonic() > deadline:
+        if start > 0 and (stop or time.monotonic() + timeout > deadline):
             held = to_send[start:] + held
             break
         wave = to_send[start : start + width]
         outcomes = _SENDERS.map(
-            _send, [transport] * len(wave), [rows[c.transaction_id] for c in wave]
+            _send,
+            [transport] * len(wave),
+            [rows[c.transaction_id] for c in wave],
+            [timeout] * len(wave),
         )
         for claim, outcome in zip(wave, outcomes, strict=True):
             if isinstance(outcome, TransportError):

@@ -37,6 +37,12 @@ class RetryPolicy:
     base_seconds: float
     cap_seconds: float
 
+    @classmethod
+    def for_connector(cls, connector) -> "RetryPolicy":
+        return cls(
+            connector.max_attempts, connector.backoff_base_seconds, connector.backoff_cap_seconds
+        )
+
 
 @dataclass(frozen=True)
 class Failure:

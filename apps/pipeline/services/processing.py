@@ -3,7 +3,9 @@
 import hashlib
 import json
 import logging
+import traceback
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from django.db import connection, transaction
 
@@ -17,7 +19,7 @@ from apps.pipeline.choices import (
     TransactionStatusChoices,
     WorkStageChoices,
 )
-from apps.pipeline.processors import Delivery, InboundView, Processed, processor_for
+from apps.pipeline.processors import InboundView, Processed, processor_for
 from apps.pipeline.services.outcomes import (
     Failure,
     RetryPolicy,
@@ -32,15 +34,10 @@ from apps.pipeline.services.work import (
     events_insert,
     reclaim_events,
     work_finish,
+    work_lock_owned,
 )
 
 logger = logging.getLogger(__name__)
-
-
-def _policy(connector: Connector) -> RetryPolicy:
-    return RetryPolicy(
-        connector.max_attempts, connector.backoff_base_seconds, connector.backoff_cap_seconds
-    )
 
 
 def process_claims(claims: Sequence[Claim]) -> int:
@@ -55,6 +52,11 @@ def process_claims(claims: Sequence[Claim]) -> int:
         claims, correlation_ids={i: r["correlation_id"] for i, r in rows.items()}
     )
     poisoned_ids = {f.claim.transaction_id for f in poisoned}
+
+    def failure(claim: Claim, error: HubError) -> Failure:
+        row = rows[claim.transaction_id]
+        policy = RetryPolicy.for_connector(connectors[row["connector_id"]])
+        return Failure(claim, error, row["attempts"] + 1, policy, row["correlation_id"])
 
     done: list[tuple[Claim, Processed]] = []
     failures: list[Failure] = list(poisoned)
@@ -76,41 +78,43 @@ def process_claims(claims: Sequence[Claim]) -> int:
         try:
             done.append((claim, processor_for(view.document_type)(view)))
         except HubError as error:
-            failures.append(
-                Failure(
-                    claim, error, row["attempts"] + 1, _policy(connector), row["correlation_id"]
-                )
-            )
+            failures.append(failure(claim, error))
         except Exception as error:
             # A defect or a passing fault, not the message's fault: retry with backoff, then
-            # let a person look. The traceback is logged; the payload never is.
-            logger.exception("processing transaction %s failed unexpectedly", claim.transaction_id)
+            # let a person look. Only the type and the stack are logged: an exception's
+            # message may quote the payload.
+            logger.error(
+                "processing transaction %s failed unexpectedly with %s\n%s",
+                claim.transaction_id,
+                type(error).__name__,
+                "".join(traceback.format_tb(error.__traceback__)),
+            )
             failures.append(
-                Failure(
-                    claim,
-                    HubError("PROCESSING_ERROR", type(error).__name__, transient=True),
-                    row["attempts"] + 1,
-                    _policy(connector),
-                    row["correlation_id"],
-                )
+                failure(claim, HubError("PROCESSING_ERROR", type(error).__name__, transient=True))
             )
 
     with transaction.atomic(), connection.cursor() as cursor:
         events_insert(cursor, reclaim_events(claims))
-        owned = work_finish(cursor, [claim for claim, _ in done])
+        owned = work_lock_owned(cursor, [claim for claim, _ in done])
         done = [(claim, result) for claim, result in done if claim.transaction_id in owned]
-        queued = _record_processed(cursor, done, rows)
+        queue = _queue_deliveries(cursor, done, rows)
+        for claim, _ in done:
+            if claim.transaction_id in queue.conflicts:
+                failures.append(failure(claim, queue.conflicts[claim.transaction_id]))
+        done = [(claim, r) for claim, r in done if claim.transaction_id not in queue.conflicts]
+        work_finish(cursor, [claim for claim, _ in done])
+        _record_processed(cursor, done, queue)
         failures_record(cursor, failures)
         successes_resolve([claim for claim, _ in done], owned)
-        if queued:
+        if queue.new:
             transaction.on_commit(lambda: doorbell.ring(WorkStageChoices.DELIVER))
     return len(done) + len(failures)
 
 
-def _record_processed(cursor, done: list[tuple[Claim, Processed]], rows: dict[int, dict]) -> int:
-    """Write the outcome of successful processing; returns how many deliveries were queued."""
+def _record_processed(cursor, done: list[tuple[Claim, Processed]], queue: "Queued") -> None:
+    """Write the outcome of successful processing."""
     if not done:
-        return 0
+        return
     cursor.execute(
         """
         UPDATE pipeline_transaction t
@@ -136,8 +140,6 @@ def _record_processed(cursor, done: list[tuple[Claim, Processed]], rows: dict[in
             "SELECT * FROM unnest(%s::bigint[], %s::varchar[], %s::varchar[])",
             [[k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]],
         )
-    deliveries = [(claim, d) for claim, result in done for d in result.deliveries]
-    new_ids, duplicate_ids = _queue_deliveries(cursor, deliveries, rows)
     events = [
         EventRow(
             claim.transaction_id,
@@ -156,21 +158,30 @@ def _record_processed(cursor, done: list[tuple[Claim, Processed]], rows: dict[in
             message="Queued for delivery.",
             detail={"from_transaction_id": claim.transaction_id},
         )
-        for outbound_id, claim in new_ids
+        for outbound_id, claim in queue.new
     ]
     events += [
         EventRow(
             outbound_id,
             TransactionEventKindChoices.DUPLICATE_SUPPRESSED,
             code=codes.DUPLICATE_MESSAGE,
-            message="This document revision was already queued for this target; "
-            "it is not posted twice.",
+            message="This document revision was already queued for this target with the same "
+            "content; it is not posted twice.",
             detail={"from_transaction_id": claim.transaction_id},
         )
-        for outbound_id, claim in duplicate_ids
+        for outbound_id, claim in queue.duplicates
     ]
     events_insert(cursor, events)
-    return len(new_ids)
+
+
+@dataclass
+class Queued:
+    """What queueing deliveries did: new postings, same-content duplicates, and conflicts
+    (same target, document and revision with other content), keyed by inbound id."""
+
+    new: list[tuple[int, Claim]] = field(default_factory=list)
+    duplicates: list[tuple[int, Claim]] = field(default_factory=list)
+    conflicts: dict[int, HubError] = field(default_factory=dict)
 
 
 # Outbound postings and their work items in one statement. ON CONFLICT on the idempotency key
@@ -206,43 +217,57 @@ _QUEUE_DELIVERIES_SQL = f"""
     """  # noqa: S608 (only code constants are interpolated)
 
 
-def _queue_deliveries(cursor, deliveries: list[tuple[Claim, Delivery]], rows: dict[int, dict]):
-    """Insert outbound transactions and their work items; a delivery whose idempotency key
-    already exists is not inserted again. Returns ([(new id, claim)], [(existing id, claim)])."""
+def _queue_deliveries(cursor, done: list[tuple[Claim, Processed]], rows: dict[int, dict]) -> Queued:
+    """Insert outbound transactions and their work items, once per idempotency key.
+
+    A key that exists already is a duplicate when its content is the same, and a conflict
+    when it is not: a changed document must come with a new revision, never be dropped.
+    """
+    deliveries = [(claim, d) for claim, result in done for d in result.deliveries]
+    queued = Queued()
     if not deliveries:
-        return [], []
-    keys = [d.idempotency_key for _, d in deliveries]
+        return queued
+    shas = [hashlib.sha256(d.body).hexdigest() for _, d in deliveries]
     cursor.execute(
         _QUEUE_DELIVERIES_SQL,
         [
             [d.connector_id for _, d in deliveries],
-            keys,
+            [d.idempotency_key for _, d in deliveries],
             [d.document_type for _, d in deliveries],
             [d.document_id for _, d in deliveries],
             [d.revision for _, d in deliveries],
             [d.body for _, d in deliveries],
-            [hashlib.sha256(d.body).hexdigest() for _, d in deliveries],
+            shas,
             [claim.transaction_id for claim, _ in deliveries],
             [rows[claim.transaction_id]["correlation_id"] for claim, _ in deliveries],
         ],
     )
     inserted = {key: tx_id for tx_id, key in cursor.fetchall()}
-    existing = {}
-    missing = list({key for key in keys if key not in inserted})
+    stored: dict[str, tuple[int, str]] = {}  # key -> (outbound id, content sha256)
+    missing = list({d.idempotency_key for _, d in deliveries} - set(inserted))
     if missing:
         cursor.execute(
-            "SELECT idempotency_key, id FROM pipeline_transaction WHERE idempotency_key = ANY(%s)",
+            "SELECT idempotency_key, id, content_sha256 FROM pipeline_transaction "
+            "WHERE idempotency_key = ANY(%s)",
             [missing],
         )
-        existing = dict(cursor.fetchall())
-    new, duplicates, seen = [], [], set()
-    # The same document revision may arrive twice within one batch: the first is new, any
-    # later one is a duplicate of it.
-    for claim, delivery in deliveries:
+        stored = {key: (tx_id, sha) for key, tx_id, sha in cursor.fetchall()}
+    for (claim, delivery), sha in zip(deliveries, shas, strict=True):
         key = delivery.idempotency_key
-        if key in inserted and key not in seen:
-            new.append((inserted[key], claim))
-            seen.add(key)
+        if key in inserted and key not in stored:
+            queued.new.append((inserted[key], claim))
+            stored[key] = (inserted[key], sha)  # a repeat later in this batch compares to it
+            continue
+        outbound_id, stored_sha = stored[key]
+        if stored_sha == sha:
+            queued.duplicates.append((outbound_id, claim))
         else:
-            duplicates.append((inserted.get(key) or existing[key], claim))
-    return new, duplicates
+            queued.conflicts[claim.transaction_id] = HubError(
+                codes.DUPLICATE_DIFFERENT_CONTENT,
+                f"{delivery.document_type} {delivery.document_id} revision {delivery.revision} "
+                f"was already sent to this target (transaction {outbound_id}) with other "
+                "content; a changed document needs a new revision.",
+                root_cause_key=f"document:{delivery.document_type}:{delivery.document_id}",
+                details={"outbound_transaction_id": outbound_id},
+            )
+    return queued

@@ -89,10 +89,11 @@ WITH tx AS (
         last_error, metadata, duplicate_of_id, received_at, updated_at
     ) VALUES (
         %(connector_id)s, '{DirectionChoices.INBOUND}', %(format)s, %(document_type)s,
-        '{TransactionStatusChoices.CONFLICT}', NULL, %(sha)s, %(raw)s, %(size)s,
+        '{TransactionStatusChoices.CONFLICT}', %(conflict_key)s, %(sha)s, %(raw)s, %(size)s,
         %(correlation_id)s, '', 1, 0, '{codes.DUPLICATE_DIFFERENT_CONTENT}', %(message)s,
         %(metadata)s::jsonb, %(original_id)s, now(), now()
     )
+    ON CONFLICT (idempotency_key) DO NOTHING
     RETURNING id, received_at
 )
 INSERT INTO pipeline_transactionevent (transaction_id, kind, at, code, message, detail)
@@ -141,6 +142,23 @@ def transaction_receive(*, message: InboundMessage) -> Received:
     return _receive_duplicate(message, params, sha, correlation_id)
 
 
+def _suppress_duplicate(cursor, key: str, sha: str, message: InboundMessage) -> int:
+    """Record, on the transaction holding ``key``, that the same content arrived again."""
+    cursor.execute(
+        "INSERT INTO pipeline_transactionevent (transaction_id, kind, at, code, message, detail) "
+        "SELECT id, %s, now(), %s, %s, %s::jsonb FROM pipeline_transaction "
+        "WHERE idempotency_key = %s RETURNING transaction_id",
+        [
+            TransactionEventKindChoices.DUPLICATE_SUPPRESSED,
+            codes.DUPLICATE_MESSAGE,
+            "An identical message with the same key arrived again; not processed twice.",
+            json.dumps({"sha256": sha, "metadata": message.metadata or {}}),
+            key,
+        ],
+    )
+    return cursor.fetchone()[0]
+
+
 def _receive_duplicate(message: InboundMessage, params: dict, sha: str, correlation_id: str):
     """The key exists: a visible suppressed duplicate, or a conflict stored aside."""
     with transaction.atomic(), connection.cursor() as cursor:
@@ -151,29 +169,25 @@ def _receive_duplicate(message: InboundMessage, params: dict, sha: str, correlat
         )
         original_id, original_sha, original_correlation = cursor.fetchone()
         if original_sha == sha:
-            cursor.execute(
-                "INSERT INTO pipeline_transactionevent "
-                "(transaction_id, kind, at, code, message, detail) "
-                "VALUES (%s, %s, now(), %s, %s, %s::jsonb)",
-                [
-                    original_id,
-                    TransactionEventKindChoices.DUPLICATE_SUPPRESSED,
-                    codes.DUPLICATE_MESSAGE,
-                    "An identical message with the same key arrived again; not processed twice.",
-                    json.dumps({"sha256": sha, "metadata": message.metadata or {}}),
-                ],
-            )
+            _suppress_duplicate(cursor, message.idempotency_key, sha, message)
             return Received(original_id, "duplicate", original_correlation)
 
         text = (
             f"Idempotency key reused with different content; the original is transaction "
             f"{original_id}."
         )
+        # Stored aside once per distinct content: a sender retrying the same conflicting
+        # message adds a visible duplicate event to that copy, not another copy.
+        conflict_key = f"{message.idempotency_key}#conflict:{sha}"
         cursor.execute(
             _INSERT_CONFLICT,
-            {**params, "original_id": original_id, "message": text},
+            {**params, "original_id": original_id, "message": text, "conflict_key": conflict_key},
         )
-        conflict_id = cursor.fetchone()[0]
+        row = cursor.fetchone()
+        if row is None:
+            aside_id = _suppress_duplicate(cursor, conflict_key, sha, message)
+            return Received(aside_id, "conflict", correlation_id)
+        conflict_id = row[0]
         exceptions_open(
             [
                 ExceptionSpec(

@@ -61,6 +61,7 @@ WITH ready AS (
       AND {lane}
       AND c.enabled AND NOT c.paused
       AND (s.opened_until IS NULL OR s.opened_until <= now())
+      AND (s.held_until IS NULL OR s.held_until <= now())
     ORDER BY w.available_at
     LIMIT %(limit)s
     FOR UPDATE OF w SKIP LOCKED
@@ -124,6 +125,22 @@ def claimed_transactions(claims: Sequence[Claim], *columns: str) -> dict[int, di
         )
         names = [col.name for col in cursor.description]
         return {row[0]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
+
+
+def work_lock_owned(cursor, claims: Sequence[Claim]) -> set[int]:
+    """Lock the work items this worker still holds; returns their transaction ids.
+
+    Call first inside the outcome's database transaction: until it commits, no other worker
+    can take these items over, so the outcome is decided once.
+    """
+    if not claims:
+        return set()
+    cursor.execute(
+        "SELECT transaction_id FROM pipeline_workitem WHERE id = ANY(%s) AND lease_owner = ANY(%s) "
+        "FOR UPDATE",
+        [[c.work_item_id for c in claims], list({c.lease for c in claims})],
+    )
+    return {row[0] for row in cursor.fetchall()}
 
 
 def work_finish(cursor, claims: Sequence[Claim]) -> set[int]:
@@ -216,6 +233,7 @@ WHERE w.available_at <= now()
   AND (w.leased_until IS NULL OR w.leased_until < now())
   AND c.enabled AND NOT c.paused
   AND (s.opened_until IS NULL OR s.opened_until <= now())
+  AND (s.held_until IS NULL OR s.held_until <= now())
 GROUP BY w.stage
 """
 
