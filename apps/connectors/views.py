@@ -31,7 +31,6 @@ def webhook_receive_view(request, slug: str):
                 body=body,
                 content_type=request.content_type or "",
                 signature=request.headers.get(SIGNATURE_HEADER),
-                event_id=request.headers.get("X-Event-ID"),
                 correlation_id=request.headers.get("X-Correlation-ID"),
                 remote_addr=request.META.get("REMOTE_ADDR", ""),
             )

@@ -2,8 +2,8 @@
 
 Connector settings: ``secret_env`` (required: environment variable holding the HMAC secret),
 ``previous_secret_env`` (optional, accepted during rotation), ``event_id_field`` (dotted path
-of the sender's event id in the JSON body; the ``X-Event-ID`` header wins if present).
-Without an event id, the body's SHA-256 is the natural key.
+of the sender's event id in the signed JSON body, default ``event_id``). Without an event id,
+the body's SHA-256 is the natural key.
 """
 
 import json
@@ -31,7 +31,6 @@ class WebhookRequest:
     body: bytes
     content_type: str
     signature: str | None
-    event_id: str | None
     correlation_id: str | None
     remote_addr: str
 
@@ -79,10 +78,12 @@ def webhook_receive(*, request: WebhookRequest) -> Received:
         code = "malformed_json" if error.code == codes.PARSE_ERROR else "invalid_document"
         raise InputRejected(code, error.message) from None
 
-    event_id = request.event_id or None  # an empty header is no header
-    if not event_id and connector.settings.get("event_id_field"):
-        found = json_path(document, connector.settings["event_id_field"])
-        event_id = str(found) if found is not None and not isinstance(found, dict | list) else None
+    # The event id comes from the signed body, never from a header the signature does not
+    # cover: otherwise a captured request could be replayed under new ids.
+    found = json_path(document, connector.settings.get("event_id_field", "event_id"))
+    event_id = (
+        str(found) if found not in (None, "") and not isinstance(found, dict | list) else None
+    )
     if event_id is not None and not _SAFE_TOKEN.fullmatch(event_id):
         raise InputRejected("event_id_invalid", "The event id has unsupported characters.")
     natural_key = f"event:{event_id}" if event_id else f"sha256:{content_hash(request.body)}"

@@ -33,14 +33,15 @@ def post_webhooks(url: str, ids: list[str], *, threads: int = 8) -> list[int]:
         statuses = []
         with httpx.Client(timeout=30) as client:
             for doc_id in chunk:
-                body = json.dumps({"id": doc_id, "po_number": f"PO-{doc_id}"}).encode()
+                body = json.dumps(
+                    {"event_id": f"evt-{doc_id}", "id": doc_id, "po_number": f"PO-{doc_id}"}
+                ).encode()
                 response = client.post(
                     url,
                     content=body,
                     headers={
                         "Content-Type": "application/json",
                         "X-HubConsole-Signature": sign(WEBHOOK_SECRET, body),
-                        "X-Event-ID": f"evt-{doc_id}",
                     },
                 )
                 statuses.append(response.status_code)

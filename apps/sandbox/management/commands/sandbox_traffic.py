@@ -31,7 +31,7 @@ class Traffic:
         self.secret = secret
         self.client = httpx.Client(timeout=10)
         self.sequence = 0
-        self.sent: list[tuple[str, bytes]] = []
+        self.sent: list[bytes] = []
 
     def document(self) -> dict:
         self.sequence += 1
@@ -55,21 +55,20 @@ class Traffic:
             "total": round(sum(x["quantity"] * x["unit_price"] for x in lines), 2),
         }
 
-    def post(self, event_id: str, body: bytes) -> None:
+    def post(self, body: bytes) -> None:
         self.client.post(
             f"{self.base_url}/in/webhooks/procurement-webhook",
             content=body,
             headers={
                 "Content-Type": "application/json",
                 "X-HubConsole-Signature": sign(self.secret, body),
-                "X-Event-ID": event_id,
             },
         )
 
     def webhook(self) -> None:
         roll = self.random.random()
         if roll < 0.05 and self.sent:
-            event_id, body = self.random.choice(self.sent)  # the sender retries a delivery
+            body = self.random.choice(self.sent)  # the sender retries a delivery
         else:
             document = self.document()
             if roll < 0.07:
@@ -77,11 +76,11 @@ class Traffic:
             elif roll < 0.09:
                 document["reject_reason"] = "cost center closed for posting"
             elif roll < 0.12 and self.sent:
-                earlier = json.loads(self.random.choice(self.sent)[1])
+                earlier = json.loads(self.random.choice(self.sent))
                 document = {**earlier, "event_id": document["event_id"], "revision": 2}
-            event_id, body = document["event_id"], json.dumps(document).encode()
-            self.sent = [*self.sent[-200:], (event_id, body)]
-        self.post(event_id, body)
+            body = json.dumps(document).encode()
+            self.sent = [*self.sent[-200:], body]
+        self.post(body)
 
     def drop_file(self, folder: Path) -> None:
         document = self.document()
