@@ -446,7 +446,6 @@ def sign_requests(messages: list[Message], slug: str, port: int) -> None:
             "Content-Type: application/json\r\n"
             f"Content-Length: {len(message.body)}\r\n"
             f"{SIGNATURE_HEADER}: {sign(SECRET, message.body, timestamp)}\r\n"
-            f"X-Event-ID: {message.event_id}\r\n"
             "\r\n"
         )
         message.request = head.encode() + message.body

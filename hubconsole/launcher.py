@@ -61,15 +61,21 @@ def _demo_secrets(env: dict) -> dict:
     """Secrets of the demo connectors, made once and kept in var/ (mode 0600)."""
     path = VAR / "demo" / "secrets.env"
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        path.write_text(
-            f"HUBCONSOLE_DEMO_WEBHOOK_SECRET={secrets.token_urlsafe(32)}\n"
-            f"HUBCONSOLE_DEMO_SFTP_PASSWORD={secrets.token_urlsafe(16)}\n"
-        )
+    wanted = {
+        "HUBCONSOLE_SECRET_DEMO_WEBHOOK": lambda: secrets.token_urlsafe(32),
+        "HUBCONSOLE_SECRET_DEMO_SFTP_PASSWORD": lambda: secrets.token_urlsafe(16),
+    }
+    stored = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            name, _, value = line.partition("=")
+            stored[name] = value
+    if not wanted.keys() <= stored.keys():
+        stored = {name: stored.get(name) or make() for name, make in wanted.items()}
+        path.write_text("".join(f"{name}={value}\n" for name, value in stored.items()))
         path.chmod(0o600)
-    for line in path.read_text().splitlines():
-        name, _, value = line.partition("=")
-        env.setdefault(name, value)
+    for name in wanted:
+        env.setdefault(name, stored[name])
     return env
 
 

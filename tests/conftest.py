@@ -29,7 +29,7 @@ from apps.core.redis import redis_client
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 WEBHOOK_SECRET = "test-webhook-secret-7f3a"
-WEBHOOK_SECRET_ENV = "HUBCONSOLE_TEST_WEBHOOK_SECRET"
+WEBHOOK_SECRET_ENV = "HUBCONSOLE_SECRET_TEST_WEBHOOK_SECRET"
 
 
 @pytest.fixture(autouse=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import asyncssh
 
+from apps.connectors.secrets import connector_secret
 from apps.core.errors import HubError
 from apps.exceptions.catalogue import codes
 
@@ -145,7 +146,7 @@ class SftpSource(FileSource):
             "client_keys": None,
         }
         if options.get("private_key_env"):
-            key_text = os.environ.get(options["private_key_env"], "")
+            key_text = connector_secret(options["private_key_env"]) or ""
             try:
                 kwargs["client_keys"] = [asyncssh.import_private_key(key_text)]
             except (asyncssh.KeyImportError, ValueError):
@@ -154,7 +155,7 @@ class SftpSource(FileSource):
                     f"The environment variable {options['private_key_env']} holds no private key.",
                 ) from None
         elif options.get("password_env"):
-            kwargs["password"] = os.environ.get(options["password_env"], "")
+            kwargs["password"] = connector_secret(options["password_env"]) or ""
         return kwargs
 
     def _open(self):

@@ -7,7 +7,6 @@ the body's SHA-256 is the natural key.
 """
 
 import json
-import os
 import re
 from dataclasses import dataclass
 
@@ -15,6 +14,7 @@ from django.conf import settings
 
 from apps.connectors import signing
 from apps.connectors.choices import ConnectorKindChoices
+from apps.connectors.secrets import connector_secret
 from apps.connectors.selectors import connector_get_inbound
 from apps.core.errors import HubError, InputRejected
 from apps.exceptions.catalogue import codes
@@ -36,9 +36,14 @@ class WebhookRequest:
 
 
 def _secrets(connector) -> list[str]:
-    names = [connector.settings.get("secret_env"), connector.settings.get("previous_secret_env")]
-    secrets = [os.environ.get(name) for name in names if name]
-    secrets = [secret for secret in secrets if secret]
+    secrets = []
+    for setting in ("secret_env", "previous_secret_env"):
+        try:
+            value = connector_secret(connector.settings.get(setting))
+        except HubError:
+            value = None  # a misconfigured name is a missing secret to the sender
+        if value:
+            secrets.append(value)
     if not secrets:
         raise InputRejected(
             "connector_not_configured",

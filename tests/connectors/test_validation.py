@@ -4,17 +4,20 @@ import pytest
 
 from apps.connectors.validation import connector_settings_problems
 
+W = "HUBCONSOLE_SECRET_WEBHOOK"
+P = "HUBCONSOLE_SECRET_SFTP"
+
 
 @pytest.mark.parametrize(
     ("kind", "settings", "problems"),
     [
-        ("webhook_in", {"secret_env": "X"}, []),
+        ("webhook_in", {"secret_env": W}, []),
         ("webhook_in", {}, ["secret_env is required"]),
         ("file_in", {"path": "/in"}, []),
         ("file_in", {}, ["path is required"]),
         (
             "sftp_in",
-            {"host": "h", "username": "u", "path": "/", "host_key": "k", "password_env": "P"},
+            {"host": "h", "username": "u", "path": "/", "host_key": "k", "password_env": P},
             [],
         ),
         (
@@ -24,7 +27,7 @@ from apps.connectors.validation import connector_settings_problems
         ),
         (
             "sftp_in",
-            {"password_env": "P"},
+            {"password_env": P},
             [
                 "host is required",
                 "username is required",
@@ -41,7 +44,7 @@ from apps.connectors.validation import connector_settings_problems
         ),
         (
             "webhook_in",
-            {"secret_env": "X", "key_fields": ["po"]},
+            {"secret_env": W, "key_fields": ["po"]},
             ["key_fields must map key kinds to dotted paths"],
         ),
     ],
@@ -50,14 +53,45 @@ def test_connector_settings_problems_per_kind(kind, settings, problems):
     assert connector_settings_problems(kind=kind, settings=settings) == problems
 
 
-@pytest.mark.parametrize("key", ["secret", "password", "token", "key"])
-def test_connector_settings_refuse_secrets_in_the_database(key):
+@pytest.mark.parametrize(
+    ("settings", "path"),
+    [
+        ({"secret": "v"}, "secret"),
+        ({"password": "v"}, "password"),
+        ({"api_key": "v"}, "api_key"),
+        ({"client_secret": "v"}, "client_secret"),
+        ({"headers": {"Authorization": "Bearer abc"}}, "headers.Authorization"),
+        ({"headers": {"X-Api-Key": "abc"}}, "headers.X-Api-Key"),
+        ({"oauth": {"refresh_token": "abc"}}, "oauth.refresh_token"),
+    ],
+)
+def test_connector_settings_refuse_secrets_at_any_depth(settings, path):
     problems = connector_settings_problems(
-        kind="webhook_in", settings={"secret_env": "X", key: "v"}
+        kind="rest_out", settings={"url": "https://e", **settings}
     )
     assert problems == [
-        f"{key}: secrets are never stored here; name an environment variable with {key}_env"
+        f"{path}: secrets are never stored here; name an environment variable with a *_env setting"
     ]
+
+
+@pytest.mark.parametrize("name", ["DJANGO_SECRET_KEY", "DATABASE_URL", "HUBCONSOLE_SECRET_", "x"])
+def test_connector_secret_names_must_be_connector_secret_variables(name):
+    problems = connector_settings_problems(kind="webhook_in", settings={"secret_env": name})
+    assert len(problems) == 1
+    assert problems[0].startswith("secret_env: ")
+    assert "HUBCONSOLE_SECRET_*" in problems[0]
+
+
+def test_connector_settings_allow_public_keys_and_key_fields():
+    settings = {
+        "host": "h",
+        "username": "u",
+        "path": "/",
+        "host_key": "ssh-ed25519 AAAA",
+        "password_env": P,
+        "key_fields": {"po": "po_number"},
+    }
+    assert connector_settings_problems(kind="sftp_in", settings=settings) == []
 
 
 def test_connector_settings_must_be_an_object():

@@ -227,8 +227,8 @@ def test_webhook_accepts_json_content_type_with_charset(live_server):
 
 
 def test_webhook_previous_secret_accepted_during_rotation(live_server, monkeypatch):
-    monkeypatch.setenv("HUBCONSOLE_TEST_OLD_WEBHOOK_SECRET", "old-secret-1234")
-    make_webhook(settings={"previous_secret_env": "HUBCONSOLE_TEST_OLD_WEBHOOK_SECRET"})
+    monkeypatch.setenv("HUBCONSOLE_SECRET_TEST_OLD_WEBHOOK_SECRET", "old-secret-1234")
+    make_webhook(settings={"previous_secret_env": "HUBCONSOLE_SECRET_TEST_OLD_WEBHOOK_SECRET"})
 
     old = post_webhook(live_server.url, "procurement", BODY, secret="old-secret-1234")
     current = post_webhook(live_server.url, "procurement", BODY + b"\n", secret=WEBHOOK_SECRET)
@@ -433,8 +433,8 @@ def test_webhook_wrong_content_type_is_415(live_server):
 
 
 def test_webhook_secret_env_unset_is_503(live_server, monkeypatch):
-    monkeypatch.delenv("HUBCONSOLE_TEST_UNSET_SECRET", raising=False)
-    make_webhook(settings={"secret_env": "HUBCONSOLE_TEST_UNSET_SECRET"})
+    monkeypatch.delenv("HUBCONSOLE_SECRET_TEST_UNSET_SECRET", raising=False)
+    make_webhook(settings={"secret_env": "HUBCONSOLE_SECRET_TEST_UNSET_SECRET"})
 
     response = post_webhook(live_server.url, "procurement", BODY)
 

@@ -117,8 +117,10 @@ def test_env_scan_finds_variables_of_every_kind_of_read():
     assert "hubconsole/launcher.py" in found["HUBCONSOLE_PORT"]  # os.environ.get(...)
     assert "hubconsole/launcher.py" in found["HUBCONSOLE_SANDBOX_ENABLED"]  # env.setdefault
     commands = "apps/sandbox/management/commands"
-    assert f"{commands}/sandbox_sftp.py" in found["HUBCONSOLE_DEMO_SFTP_PASSWORD"]  # --password-env
-    assert f"{commands}/demo_setup.py" in found["HUBCONSOLE_DEMO_WEBHOOK_SECRET"]  # "secret_env"
+    assert (
+        f"{commands}/sandbox_sftp.py" in found["HUBCONSOLE_SECRET_DEMO_SFTP_PASSWORD"]
+    )  # --password-env
+    assert f"{commands}/demo_setup.py" in found["HUBCONSOLE_SECRET_DEMO_WEBHOOK"]  # "secret_env"
 
 
 def test_env_example_documents_every_variable_the_code_reads():

@@ -5,19 +5,20 @@ holds a bearer token), ``headers`` (extra non-secret headers).
 """
 
 import email.utils
-import os
 import time
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import httpx
 
+from apps.connectors.secrets import connector_secret
 from apps.connectors.transports.base import (
     DeliveryResult,
     OutboundRequest,
     Transport,
     TransportError,
 )
+from apps.core.errors import HubError
 from apps.exceptions.catalogue import codes
 
 # Status codes that say "try again later" rather than "this message is wrong".
@@ -82,7 +83,10 @@ class RestTransport(Transport):
         headers = dict(options.get("headers", {}))
         token_env = options.get("token_env")
         if token_env:
-            token = os.environ.get(token_env)
+            try:
+                token = connector_secret(token_env)
+            except HubError as error:
+                raise TransportError(codes.AUTH_FAILED, error.message) from None
             if not token:
                 raise TransportError(
                     codes.AUTH_FAILED, f"The environment variable {token_env} holds no token."

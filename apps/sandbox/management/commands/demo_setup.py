@@ -45,7 +45,7 @@ class Command(BaseCommand):
                 "kind": ConnectorKindChoices.WEBHOOK_IN,
                 "document_type": "generic.document",
                 "settings": {
-                    "secret_env": "HUBCONSOLE_DEMO_WEBHOOK_SECRET",
+                    "secret_env": "HUBCONSOLE_SECRET_DEMO_WEBHOOK",
                     "event_id_field": "event_id",
                     "key_fields": KEY_FIELDS,
                 },
@@ -81,7 +81,7 @@ class Command(BaseCommand):
                     "host": "127.0.0.1",
                     "port": sftp_port,
                     "username": "supplier",
-                    "password_env": "HUBCONSOLE_DEMO_SFTP_PASSWORD",
+                    "password_env": "HUBCONSOLE_SECRET_DEMO_SFTP_PASSWORD",
                     "host_key": key.export_public_key().decode().strip(),
                     "path": "/outbox",
                     "pattern": "*.json",

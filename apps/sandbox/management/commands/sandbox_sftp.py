@@ -18,7 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8122)
         parser.add_argument("--root", default=str(settings.DATA_DIR / "demo" / "sftp"))
         parser.add_argument("--username", default="supplier")
-        parser.add_argument("--password-env", default="HUBCONSOLE_DEMO_SFTP_PASSWORD")
+        parser.add_argument("--password-env", default="HUBCONSOLE_SECRET_DEMO_SFTP_PASSWORD")
 
     def handle(self, *args, **options):
         if not settings.SANDBOX_ENABLED:

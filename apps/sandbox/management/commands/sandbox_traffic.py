@@ -113,9 +113,9 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if not settings.SANDBOX_ENABLED:
             raise CommandError("The sandbox is disabled (HUBCONSOLE_SANDBOX_ENABLED).")
-        secret = os.environ.get("HUBCONSOLE_DEMO_WEBHOOK_SECRET")
+        secret = os.environ.get("HUBCONSOLE_SECRET_DEMO_WEBHOOK")
         if not secret:
-            raise CommandError("Set HUBCONSOLE_DEMO_WEBHOOK_SECRET.")
+            raise CommandError("Set HUBCONSOLE_SECRET_DEMO_WEBHOOK.")
         traffic = Traffic(
             seed=options["seed"],
             base_url=settings.HUBCONSOLE["BASE_URL"],
