@@ -10,12 +10,6 @@ class ConnectorKindChoices(models.TextChoices):
     REST_OUT = "rest_out", "Outbound REST API"
 
 
-INBOUND_KINDS = frozenset(
-    {ConnectorKindChoices.WEBHOOK_IN, ConnectorKindChoices.FILE_IN, ConnectorKindChoices.SFTP_IN}
-)
-PICKUP_KINDS = frozenset({ConnectorKindChoices.FILE_IN, ConnectorKindChoices.SFTP_IN})
-
-
 class MessageFormatChoices(models.TextChoices):
     JSON = "json", "JSON"
     X12 = "x12", "X12 EDI"

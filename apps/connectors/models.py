@@ -6,8 +6,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.connectors.choices import (
-    INBOUND_KINDS,
-    PICKUP_KINDS,
     ConnectorKindChoices,
     ConnectorRunKindChoices,
     ConnectorRunStatusChoices,
@@ -80,14 +78,6 @@ class Connector(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-    @property
-    def is_inbound(self) -> bool:
-        return self.kind in INBOUND_KINDS
-
-    @property
-    def is_pickup(self) -> bool:
-        return self.kind in PICKUP_KINDS
 
 
 class ConnectorState(models.Model):

@@ -18,6 +18,7 @@ from apps.connectors.choices import (
     ConnectorRunStatusChoices,
 )
 from apps.connectors.models import Connector, ConnectorRun
+from apps.connectors.services import connector_states_ensure
 from apps.connectors.sources import FileSource, LocalFolderSource, RemoteFile, SftpSource
 from apps.core.errors import HubError
 from apps.exceptions.catalogue import codes
@@ -43,11 +44,29 @@ def _reject(source: FileSource, file: RemoteFile, run: ConnectorRun, reason: str
     run.rejected += 1
 
 
-def connector_pickup(*, connector_id: int) -> ConnectorRun:
-    """Take every ready file of a pickup connector; returns the run record."""
+# Advisory-lock namespace of pickups: (this, connector id) is held for the length of a run.
+_PICKUP_LOCK = 7301
+
+
+def connector_pickup(*, connector_id: int) -> ConnectorRun | None:
+    """Take every ready file of a pickup connector; returns the run record, or None when a
+    pickup of this connector is already running (two would race for the same files)."""
     connector = Connector.objects.get(pk=connector_id)
     if connector.kind not in SOURCES:
         raise HubError(codes.DELIVERY_REJECTED, f"{connector} is not a pickup connector.")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_PICKUP_LOCK, connector.pk])
+        if not cursor.fetchone()[0]:
+            logger.info("pickup %s skipped: the previous one is still running", connector.slug)
+            return None
+    try:
+        return _pickup(connector)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_PICKUP_LOCK, connector.pk])
+
+
+def _pickup(connector: Connector) -> ConnectorRun:
     run = ConnectorRun.objects.create(connector=connector, kind=ConnectorRunKindChoices.PICKUP)
     limit = settings.HUBCONSOLE["FILE_MAX_BYTES"]
     source = SOURCES[connector.kind](connector.settings)
@@ -125,14 +144,10 @@ def connector_pickup(*, connector_id: int) -> ConnectorRun:
 
 def connectors_due_for_pickup() -> list[int]:
     """Claim the pickup connectors whose interval has passed (one claimer wins each)."""
+    connector_states_ensure(
+        connector_ids=Connector.objects.filter(kind__in=list(SOURCES)).values_list("id", flat=True)
+    )
     with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO connectors_connectorstate (connector_id, tokens, consecutive_failures, "
-            "open_count, last_error_code) "
-            "SELECT id, 0, 0, 0, '' FROM connectors_connector WHERE kind = ANY(%s) "
-            "ON CONFLICT (connector_id) DO NOTHING",
-            [list(SOURCES)],
-        )
         cursor.execute(
             """
             UPDATE connectors_connectorstate s

@@ -7,7 +7,7 @@ from apps.connectors.models import Connector
 # Inbound endpoints look their connector up on every request; a few seconds of staleness
 # (pausing, disabling) is fine, a query per message at a thousand messages a second is not.
 _CACHE_SECONDS = 5.0
-_cache: dict[str, tuple[float, Connector | None]] = {}
+_cache: dict[str, tuple[float, Connector]] = {}
 
 
 def connector_get_inbound(*, slug: str) -> Connector | None:
@@ -16,7 +16,8 @@ def connector_get_inbound(*, slug: str) -> Connector | None:
     if hit is not None and now - hit[0] < _CACHE_SECONDS:
         return hit[1]
     connector = Connector.objects.filter(slug=slug).first()
-    _cache[slug] = (now, connector)
+    if connector is not None:  # misses are not cached: unknown slugs must not grow memory
+        _cache[slug] = (now, connector)
     return connector
 
 

@@ -81,16 +81,23 @@ RETURNING d.granted, d.consecutive_failures, d.available - d.granted
 """
 
 
+def connector_states_ensure(*, connector_ids) -> None:
+    """Create the live-state rows of these connectors if they do not exist yet."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO connectors_connectorstate (connector_id, tokens, consecutive_failures, "
+            "open_count, last_error_code) "
+            "SELECT c.id, c.rate_limit_burst, 0, 0, '' FROM connectors_connector c "
+            "WHERE c.id = ANY(%s) ON CONFLICT (connector_id) DO NOTHING",
+            [list(connector_ids)],
+        )
+
+
 def connector_gate(*, connector: Connector, wanted: int) -> Gate:
     """Take up to ``wanted`` send permits from the target's rate limit and breaker."""
     rate = connector.rate_limit_per_second
+    connector_states_ensure(connector_ids=[connector.pk])
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO connectors_connectorstate (connector_id, tokens, consecutive_failures, "
-            "open_count, last_error_code) VALUES (%s, %s, 0, 0, '') "
-            "ON CONFLICT (connector_id) DO NOTHING",
-            [connector.pk, float(connector.rate_limit_burst)],
-        )
         cursor.execute(
             _GATE_SQL,
             {

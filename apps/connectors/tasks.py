@@ -14,5 +14,6 @@ def pickup_due() -> list[int]:
 
 
 @shared_task(name="connectors.pickup", time_limit=600, soft_time_limit=540)
-def pickup(*, connector_id: int) -> int:
-    return connector_pickup(connector_id=connector_id).pk
+def pickup(*, connector_id: int) -> int | None:
+    run = connector_pickup(connector_id=connector_id)
+    return run.pk if run else None

@@ -15,7 +15,10 @@ from apps.connectors.selectors import connector_list
 from apps.connectors.services import connector_set_paused
 from apps.core.errors import HubError
 from apps.core.htmx import HtmxFragmentMixin
+from apps.core.pagination import keyset_page
+from apps.exceptions.choices import OPEN_STATUSES
 from apps.exceptions.filtersets import BusinessExceptionFilterSet
+from apps.exceptions.models import BusinessException
 from apps.exceptions.selectors import (
     exception_activities,
     exception_get,
@@ -32,23 +35,19 @@ from apps.pipeline.filtersets import TransactionFilterSet
 from apps.pipeline.models import Transaction
 from apps.pipeline.selectors import (
     pipeline_overview,
+    transaction_can_replay,
     transaction_events,
     transaction_get,
     transaction_lineage,
     transaction_list,
 )
 from apps.pipeline.services import exception_replay, transaction_replay
-from apps.pipeline.services.replay import REPLAYABLE
 
 PAGE_SIZE = 50
 
 
 class ConsoleView(LoginRequiredMixin, PermissionRequiredMixin, HtmxFragmentMixin, TemplateView):
     """Base of every console screen: signed in, and holding the screen's permission."""
-
-
-def _int(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
 
 
 class HomeView(ConsoleView):
@@ -62,7 +61,7 @@ class HomeView(ConsoleView):
             "overview": pipeline_overview(),
             "teams": open_exceptions_by_team(),
             "connectors": connector_list(),
-            "recent_exceptions": exception_list().filter(status__in=["open", "in_progress"])[:10],
+            "recent_exceptions": exception_list().filter(status__in=OPEN_STATUSES)[:10],
         }
 
 
@@ -72,18 +71,11 @@ class TransactionListView(ConsoleView):
     fragment_template_name = "console/partials/transaction_table.html"
 
     def get_context_data(self, **kwargs):
-        filterset = TransactionFilterSet(self.request.GET, queryset=Transaction.objects.all())
-        before = _int(self.request.GET.get("before"))
-        rows = transaction_list(queryset=filterset.qs, before_id=before, limit=PAGE_SIZE + 1)
-        query = self.request.GET.copy()
-        query.pop("before", None)
+        filterset = TransactionFilterSet(self.request.GET, queryset=transaction_list())
         return {
             **super().get_context_data(**kwargs),
             "filterset": filterset,
-            "rows": rows[:PAGE_SIZE],
-            "next_before": rows[PAGE_SIZE - 1].pk if len(rows) > PAGE_SIZE else None,
-            "query": query.urlencode(),
-            "first_page": before is None,
+            "page": keyset_page(filterset.qs, params=self.request.GET, size=PAGE_SIZE),
         }
 
 
@@ -106,12 +98,12 @@ class TransactionDetailView(ConsoleView):
     template_name = "console/transaction_detail.html"
 
     def get_context_data(self, **kwargs):
-        try:
-            tx = transaction_get(transaction_id=kwargs["pk"])
-        except Transaction.DoesNotExist:
-            raise Http404("No such transaction.") from None
         user = self.request.user
         can_see_payload = user.has_perm("accounts.view_payload")
+        try:
+            tx = transaction_get(transaction_id=kwargs["pk"], with_raw=can_see_payload)
+        except Transaction.DoesNotExist:
+            raise Http404("No such transaction.") from None
         return {
             **super().get_context_data(**kwargs),
             "tx": tx,
@@ -120,7 +112,7 @@ class TransactionDetailView(ConsoleView):
             "exceptions": exception_list().filter(transaction=tx),
             "can_see_payload": can_see_payload,
             "payload": _payload_text(bytes(tx.raw)) if can_see_payload else None,
-            "can_replay": user.has_perm("accounts.replay") and tx.status in REPLAYABLE,
+            "can_replay": transaction_can_replay(transaction=tx, user=user),
         }
 
 
@@ -147,20 +139,10 @@ class ExceptionListView(ConsoleView):
         data = self.request.GET.copy()
         data.setdefault("status", "open")
         filterset = BusinessExceptionFilterSet(data, queryset=exception_list())
-        before = _int(self.request.GET.get("before"))
-        queryset = filterset.qs
-        if before is not None:
-            queryset = queryset.filter(id__lt=before)
-        rows = list(queryset.order_by("-id")[: PAGE_SIZE + 1])
-        query = self.request.GET.copy()
-        query.pop("before", None)
         return {
             **super().get_context_data(**kwargs),
             "filterset": filterset,
-            "rows": rows[:PAGE_SIZE],
-            "next_before": rows[PAGE_SIZE - 1].pk if len(rows) > PAGE_SIZE else None,
-            "query": query.urlencode(),
-            "first_page": before is None,
+            "page": keyset_page(filterset.qs, params=self.request.GET, size=PAGE_SIZE),
         }
 
 
@@ -169,21 +151,20 @@ class ExceptionDetailView(ConsoleView):
     template_name = "console/exception_detail.html"
 
     def get_context_data(self, **kwargs):
-        item = get_object_or_404(exception_list(), pk=kwargs["pk"])
-        item = exception_get(exception_id=item.pk)
+        try:
+            item = exception_get(exception_id=kwargs["pk"])
+        except BusinessException.DoesNotExist:
+            raise Http404("No such exception.") from None
         user = self.request.user
+        tx = item.transaction
         return {
             **super().get_context_data(**kwargs),
             "item": item,
             "activities": exception_activities(exception_id=item.pk),
             "can_work": user.has_perm("exceptions.change_businessexception") and item.is_open,
-            "can_replay": (
-                user.has_perm("accounts.replay")
-                and item.is_open
-                and item.transaction is not None
-                and item.transaction.status in REPLAYABLE
-                and "replay" in item.code.allowed_actions
-            ),
+            "can_replay": item.is_open
+            and tx is not None
+            and transaction_can_replay(transaction=tx, user=user),
             "actions": set(item.code.allowed_actions),
         }
 
@@ -194,7 +175,7 @@ class ExceptionActionView(LoginRequiredMixin, PermissionRequiredMixin, View):
     permission_required = "exceptions.change_businessexception"
 
     def post(self, request, pk: int):
-        item = get_object_or_404(exception_list(), pk=pk)
+        get_object_or_404(BusinessException, pk=pk)
         action = request.POST.get("action", "")
         text = request.POST.get("text", "")
         try:
@@ -214,7 +195,7 @@ class ExceptionActionView(LoginRequiredMixin, PermissionRequiredMixin, View):
                 exception_ignore(exception_id=pk, actor=request.user, reason=text)
                 messages.success(request, "Ignored.")
             elif action == "replay":
-                exception_replay(exception_id=item.pk, actor=request.user)
+                exception_replay(exception_id=pk, actor=request.user)
                 messages.success(
                     request, "Queued for replay; it resolves when the replay succeeds."
                 )

@@ -17,6 +17,12 @@ class TransactionStatusChoices(models.TextChoices):
     CONFLICT = "conflict", "Stored aside"  # reused a key with other content; kept, not processed
 
 
+# A person may replay a transaction that stopped, or bring a scheduled retry forward.
+REPLAYABLE_STATUSES = frozenset(
+    {TransactionStatusChoices.EXCEPTION, TransactionStatusChoices.RETRYING}
+)
+
+
 class WorkStageChoices(models.TextChoices):
     PROCESS = "process", "Process"
     DELIVER = "deliver", "Deliver"

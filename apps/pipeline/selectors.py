@@ -7,7 +7,9 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from apps.pipeline.choices import TransactionEventKindChoices
+from apps.exceptions.choices import OPEN_STATUSES, ExceptionActionChoices
+from apps.exceptions.models import BusinessException
+from apps.pipeline.choices import REPLAYABLE_STATUSES, TransactionEventKindChoices
 from apps.pipeline.models import Transaction, TransactionEvent, TransactionKey
 
 # Lists never load raw payloads: they can be megabytes and may hold patient data.
@@ -29,15 +31,9 @@ LIST_FIELDS = (
 )
 
 
-def transaction_list(
-    *, queryset: QuerySet[Transaction] | None = None, before_id: int | None = None, limit: int = 50
-) -> list[Transaction]:
-    """Newest first, keyset-paginated on id so page 1,000 costs what page 1 costs."""
-    queryset = queryset if queryset is not None else Transaction.objects.all()
-    queryset = queryset.select_related("connector").only(*LIST_FIELDS)
-    if before_id is not None:
-        queryset = queryset.filter(id__lt=before_id)
-    return list(queryset.order_by("-id")[:limit])
+def transaction_list() -> QuerySet[Transaction]:
+    """Transactions for lists: their connector joined, their payload never loaded."""
+    return Transaction.objects.select_related("connector").only(*LIST_FIELDS)
 
 
 def transaction_search_ids(*, term: str, limit: int = 200) -> list[int]:
@@ -53,14 +49,34 @@ def transaction_search_ids(*, term: str, limit: int = 200) -> list[int]:
             "id", flat=True
         )[:limit]
     )
-    if term.isdigit():
+    if term.isascii() and term.isdigit() and len(term) < 19:
         ids.add(int(term))
     return sorted(ids, reverse=True)[:limit]
 
 
-def transaction_get(*, transaction_id: int) -> Transaction:
-    return Transaction.objects.select_related("connector", "parent", "duplicate_of").get(
-        pk=transaction_id
+def transaction_get(*, transaction_id: int, with_raw: bool = False) -> Transaction:
+    """One transaction with its connector; the payload only when the caller may show it."""
+    queryset = Transaction.objects.select_related("connector")
+    if not with_raw:
+        queryset = queryset.defer("raw")
+    return queryset.get(pk=transaction_id)
+
+
+def replay_blockers(*, transaction_id: int) -> list[str]:
+    """Codes of the transaction's open exceptions whose catalogue entry does not allow replay."""
+    return list(
+        BusinessException.objects.filter(transaction_id=transaction_id, status__in=OPEN_STATUSES)
+        .exclude(code__allowed_actions__contains=[ExceptionActionChoices.REPLAY])
+        .values_list("code_id", flat=True)
+    )
+
+
+def transaction_can_replay(*, transaction: Transaction, user) -> bool:
+    """Whether ``user`` may replay ``transaction`` now (the service enforces the same rules)."""
+    return (
+        user.has_perm("accounts.replay")
+        and transaction.status in REPLAYABLE_STATUSES
+        and not replay_blockers(transaction_id=transaction.pk)
     )
 
 

@@ -293,3 +293,22 @@ def test_pickup_due_claims_each_ready_connector_once(db, tmp_path):
     assert ConnectorState.objects.get(pk=due.pk).next_pickup_at is not None
     assert ConnectorState.objects.get(pk=paused.pk).next_pickup_at is None
     assert ConnectorState.objects.get(pk=disabled.pk).next_pickup_at is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_pickup_does_not_run_twice_at_once_for_one_connector(inbox):
+    import psycopg
+
+    from tests.conftest import database_url_of_tests
+
+    connector = make_file_connector(inbox)
+    drop_file(inbox, "a.json", b'{"id": "A"}')
+    # Another worker's pickup of this connector is still running: it holds the lock.
+    with psycopg.connect(database_url_of_tests(), autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(7301, %s)", [connector.pk])
+        assert connector_pickup(connector_id=connector.pk) is None
+        assert (inbox / "a.json").exists()
+        assert not ConnectorRun.objects.exists()
+
+    run = connector_pickup(connector_id=connector.pk)  # the lock was released with that session
+    assert run.accepted == 1

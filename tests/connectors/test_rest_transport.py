@@ -87,8 +87,9 @@ def test_rest_same_key_different_body_is_rejected_permanently(sandbox, erp_url):
 
     assert error.code == "DELIVERY_REJECTED"
     assert error.transient is False
-    assert error.details == {"http_status": 422}
-    assert "Idempotency-Key already used" in error.message
+    assert error.details["http_status"] == 422
+    assert "Idempotency-Key already used" in error.details["target_message"]
+    assert error.message == "The target rejected the message (HTTP 422)."
     assert SandboxPosting.objects.get().body == json.loads(BODY)
 
 
@@ -101,8 +102,8 @@ def test_rest_503_with_retry_after_is_transient_unavailable(sandbox, erp_url):
     assert error.code == "TARGET_UNAVAILABLE"
     assert error.transient is True
     assert error.retry_after == 7.0
-    assert error.details == {"http_status": 503}
-    assert "Injected 503" in error.message
+    assert error.details == {"http_status": 503, "target_message": "Injected 503."}
+    assert error.message == "The target answered HTTP 503."
     assert SandboxPosting.objects.count() == 0
 
 
@@ -124,7 +125,7 @@ def test_rest_429_is_transient_throttled(sandbox, erp_url):
     assert error.code == "THROTTLED"
     assert error.transient is True
     assert error.retry_after == 3.0
-    assert error.details == {"http_status": 429}
+    assert error.details == {"http_status": 429, "target_message": "Injected 429."}
 
 
 @pytest.mark.parametrize("status", [401, 403])
@@ -135,7 +136,7 @@ def test_rest_refused_credentials_is_auth_failed(sandbox, erp_url, status):
     error = _send_error(target, _request(_key()))
 
     assert (error.code, error.transient) == ("AUTH_FAILED", False)
-    assert error.details == {"http_status": status}
+    assert error.details == {"http_status": status, "target_message": f"Injected {status}."}
 
 
 def test_rest_business_rejection_is_permanent(sandbox, erp_url):
@@ -146,8 +147,9 @@ def test_rest_business_rejection_is_permanent(sandbox, erp_url):
 
     assert error.code == "DELIVERY_REJECTED"
     assert error.transient is False
-    assert error.details == {"http_status": 422}
-    assert "failed validation" in error.message
+    assert error.details["http_status"] == 422
+    assert "failed validation" in error.details["target_message"]
+    assert "failed validation" not in error.message  # the target's words stay in the details
     assert SandboxPosting.objects.count() == 0
 
 
@@ -180,7 +182,7 @@ def test_rest_lost_answer_is_transient_and_retry_is_replay(sandbox, erp_url):
     retry = transport_for(target).send(_request(key))
 
     assert (error.code, error.transient) == ("TARGET_UNAVAILABLE", True)
-    assert error.details == {"http_status": 502}
+    assert error.details["http_status"] == 502
     assert (retry.status, retry.replayed) == (200, True)
     assert SandboxPosting.objects.count() == 1
 

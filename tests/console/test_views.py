@@ -74,8 +74,8 @@ def test_transaction_list_filters_by_business_key_and_status(client, viewer, fai
     by_key = client.get(reverse("console:transaction_list"), {"q": "PO-123"})
     by_status = client.get(reverse("console:transaction_list"), {"status": "exception"})
 
-    assert [tx.document_id for tx in by_key.context["rows"]] == ["REQ-5"]
-    assert [tx.pk for tx in by_status.context["rows"]] == [failed_tx.pk]
+    assert [tx.document_id for tx in by_key.context["page"].rows] == ["REQ-5"]
+    assert [tx.pk for tx in by_status.context["page"].rows] == [failed_tx.pk]
 
 
 def test_transaction_list_pages_by_keyset(client, viewer):
@@ -86,13 +86,15 @@ def test_transaction_list_pages_by_keyset(client, viewer):
 
     first = client.get(reverse("console:transaction_list"))
     second = client.get(
-        reverse("console:transaction_list"), {"before": first.context["next_before"]}
+        reverse("console:transaction_list"), {"before": first.context["page"].next_before}
     )
 
-    assert len(first.context["rows"]) == 50
-    assert len(second.context["rows"]) == 5
-    assert second.context["next_before"] is None
-    assert not {t.pk for t in first.context["rows"]} & {t.pk for t in second.context["rows"]}
+    assert len(first.context["page"].rows) == 50
+    assert len(second.context["page"].rows) == 5
+    assert second.context["page"].next_before is None
+    assert not {t.pk for t in first.context["page"].rows} & {
+        t.pk for t in second.context["page"].rows
+    }
 
 
 def test_list_screens_do_not_grow_queries_with_rows(client, viewer, django_assert_max_num_queries):
@@ -215,3 +217,56 @@ def test_admin_refuses_a_connector_with_a_secret_in_its_settings(client, enginee
     )
     assert response.status_code == 200
     assert "secrets are never stored here" in response.content.decode()
+
+
+def test_a_targets_error_text_is_shown_only_to_roles_that_may_see_patient_data(
+    client, viewer, engineer, sandbox, sandbox_url
+):
+    from tests.conftest import make_rest_target
+
+    target = make_rest_target(f"{sandbox_url}/targets/erp/documents")
+    source = make_webhook(target)
+    receive_json(source, {"id": "A", "reject_reason": "patient Jane Roe MRN 12345 not eligible"})
+    work_drain(stage=Stage.PROCESS)
+    work_drain(stage=Stage.DELIVER)
+    outbound = Transaction.objects.get(direction="out")
+    item = BusinessException.objects.get(transaction=outbound)
+    pages = [
+        reverse("console:transaction_detail", args=[outbound.pk]),
+        reverse("console:exception_detail", args=[item.pk]),
+        reverse("console:exception_list"),
+        reverse("console:home"),
+    ]
+
+    login(client, viewer)
+    for url in pages:
+        assert b"Jane Roe" not in client.get(url).content, url
+    engineer_view = login(Client(), engineer).get(pages[0]).content.decode()
+    assert "The target said: Rejected: patient Jane Roe MRN 12345 not eligible" in engineer_view
+
+
+def test_replay_from_the_transaction_page_obeys_the_codes_allowed_actions(
+    client, engineer, failed_tx
+):
+    from apps.exceptions.models import ExceptionCode
+
+    ExceptionCode.objects.filter(code="SCHEMA_INVALID").update(allowed_actions=["resolve"])
+    login(client, engineer)
+    page = client.get(reverse("console:transaction_detail", args=[failed_tx.pk]))
+    assert page.context["can_replay"] is False
+
+    response = client.post(reverse("console:transaction_replay", args=[failed_tx.pk]), follow=True)
+
+    assert "Replay is not allowed for SCHEMA_INVALID" in response.content.decode()
+    failed_tx.refresh_from_db()
+    assert failed_tx.status == "exception"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"before": "²"}, {"q": "²"}, {"before": "9" * 40}, {"q": "9" * 40}, {"status": "nonsense"}],
+)
+def test_hostile_query_strings_never_break_the_lists(client, viewer, failed_tx, params):
+    login(client, viewer)
+    assert client.get(reverse("console:transaction_list"), params).status_code == 200
+    assert client.get(reverse("console:exception_list"), params).status_code == 200

@@ -118,7 +118,8 @@ def test_a_business_rejection_becomes_an_exception_at_once(flow, sandbox):
     assert (tx.status, tx.attempts) == (Status.EXCEPTION, 1)
     exception = BusinessException.objects.get(transaction=tx)
     assert exception.code_id == "DELIVERY_REJECTED"
-    assert "failed validation" in exception.summary
+    assert exception.summary == "The target rejected the message (HTTP 422)."
+    assert "failed validation" in exception.details["target_message"]
     assert not WorkItem.objects.exists()
 
 

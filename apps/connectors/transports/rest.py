@@ -150,11 +150,13 @@ class RestTransport(Transport):
             replayed = response.headers.get("Idempotent-Replayed", "").lower() == "true"
             return DeliveryResult(status, reference, duration_ms, replayed)
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        text = _error_text(response)
+        # The target's own words may quote patient data: they go to the details (shown only to
+        # people who may see payloads), never into the message that every viewer reads.
+        details["target_message"] = _error_text(response)
         if status == 429:
             raise TransportError(
                 codes.THROTTLED,
-                f"Target throttled the request: {text}",
+                "The target asked HubConsole to slow down (HTTP 429).",
                 transient=True,
                 retry_after=retry_after,
                 details=details,
@@ -162,17 +164,19 @@ class RestTransport(Transport):
         if status in _TRANSIENT or status >= 500:
             raise TransportError(
                 codes.TARGET_UNAVAILABLE,
-                f"Target answered {status}: {text}",
+                f"The target answered HTTP {status}.",
                 transient=True,
                 retry_after=retry_after,
                 details=details,
             )
         if status in {401, 403}:
             raise TransportError(
-                codes.AUTH_FAILED, f"Target refused the credentials ({status}).", details=details
+                codes.AUTH_FAILED,
+                f"The target refused the credentials (HTTP {status}).",
+                details=details,
             )
         raise TransportError(
             codes.DELIVERY_REJECTED,
-            f"Target rejected the message ({status}): {text}",
+            f"The target rejected the message (HTTP {status}).",
             details=details,
         )

@@ -82,8 +82,10 @@ def failures_record(cursor, failures: Sequence[Failure]) -> None:
     """Reschedule or stop each failed claim, inside the caller's database transaction."""
     if not failures:
         return
-    retry = [f for f in failures if f.error.transient and f.attempt < f.policy.max_attempts]
-    stop = [f for f in failures if f not in retry]
+    retry, stop = [], []
+    for failure in failures:
+        retrying = failure.error.transient and failure.attempt < failure.policy.max_attempts
+        (retry if retrying else stop).append(failure)
 
     delays = [
         backoff_seconds(attempt=f.attempt, policy=f.policy, retry_after=f.error.retry_after)

@@ -1,30 +1,28 @@
 """Replay: run a transaction again from the step that failed, with today's master data."""
 
 from django.db import connection, transaction
+from django.utils import timezone
 
 from apps.core.errors import HubError, PermissionDenied
-from apps.exceptions.choices import ExceptionActionChoices
 from apps.exceptions.models import BusinessException
 from apps.exceptions.services import exceptions_note_replay
 from apps.pipeline import doorbell
 from apps.pipeline.choices import (
+    REPLAYABLE_STATUSES,
     DirectionChoices,
     TransactionEventKindChoices,
     TransactionStatusChoices,
     WorkStageChoices,
 )
 from apps.pipeline.models import Transaction
+from apps.pipeline.selectors import replay_blockers
 from apps.pipeline.services.work import EventRow, events_insert
-
-REPLAYABLE = {TransactionStatusChoices.EXCEPTION, TransactionStatusChoices.RETRYING}
 
 
 @transaction.atomic
 def exception_replay(*, exception_id: int, actor) -> Transaction:
-    """Replay the transaction behind a business exception, if its code allows replay."""
-    item = BusinessException.objects.select_related("code").get(pk=exception_id)
-    if ExceptionActionChoices.REPLAY not in item.code.allowed_actions:
-        raise HubError("ACTION_NOT_ALLOWED", f"Replay is not allowed for {item.code_id}.")
+    """Replay the transaction behind a business exception (the rules are transaction_replay's)."""
+    item = BusinessException.objects.get(pk=exception_id)
     if not item.is_open:
         raise HubError("EXCEPTION_CLOSED", "This exception is already closed.")
     if item.transaction_id is None:
@@ -40,7 +38,12 @@ def transaction_replay(*, transaction_id: int, actor) -> Transaction:
     if actor is None or not actor.has_perm("accounts.replay"):
         raise PermissionDenied("You may not replay transactions.")
     tx = Transaction.objects.select_for_update().get(pk=transaction_id)
-    if tx.status not in REPLAYABLE:
+    blockers = replay_blockers(transaction_id=tx.pk)
+    if blockers:
+        raise HubError(
+            "ACTION_NOT_ALLOWED", f"Replay is not allowed for {', '.join(sorted(blockers))}."
+        )
+    if tx.status not in REPLAYABLE_STATUSES:
         raise HubError(
             "REPLAY_NOT_ALLOWED",
             f"Only failed or retrying transactions can be replayed; this one is "
@@ -75,6 +78,7 @@ def transaction_replay(*, transaction_id: int, actor) -> Transaction:
         )
     tx.status = TransactionStatusChoices.RECEIVED if inbound else TransactionStatusChoices.QUEUED
     tx.attempts = 0
+    tx.updated_at = timezone.now()
     tx.save(update_fields=["status", "attempts", "updated_at"])
     exceptions_note_replay(transaction_id=tx.pk, actor=actor)
     transaction.on_commit(lambda: doorbell.ring(stage))

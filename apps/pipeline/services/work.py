@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import connection
 
 from apps.pipeline import doorbell
-from apps.pipeline.choices import TransactionEventKindChoices, WorkStageChoices
+from apps.pipeline.choices import TransactionEventKindChoices
 
 logger = logging.getLogger(__name__)
 
@@ -271,6 +271,3 @@ def work_queue_vacuum() -> None:
     """
     with connection.cursor() as cursor:
         cursor.execute("VACUUM pipeline_workitem, connectors_connectorstate")
-
-
-STAGES = (WorkStageChoices.PROCESS, WorkStageChoices.DELIVER)
