@@ -309,3 +309,36 @@ def test_exception_replay_runs_the_transaction_again(rejected, engineer):
 
     item.refresh_from_db()
     assert item.status == "resolved"
+
+
+def test_no_request_outlives_a_quarter_of_the_lease(flow, sandbox, settings):
+    send, target = flow
+    settings.HUBCONSOLE = {**settings.HUBCONSOLE, "LEASE_SECONDS": 4}  # requests get 1 s
+    target.timeout_seconds = 30
+    target.save()
+    sandbox.post(
+        "/faults", json={"target": "erp", "mode": "latency", "latency_ms": 2500, "count": 1}
+    )
+    send("A")
+
+    work_drain(stage=Stage.DELIVER)
+
+    retry = outbound("A").events.get(kind=Kind.RETRY_SCHEDULED)
+    assert retry.code == "TARGET_UNAVAILABLE"
+    assert retry.message == "The target did not answer in time."
+
+
+def test_every_parallel_request_gets_a_connection(flow, sandbox):
+    send, target = flow
+    target.concurrency = 12  # more than any fixed default pool
+    target.save()
+    sandbox.post(
+        "/faults", json={"target": "erp", "mode": "latency", "latency_ms": 400, "count": 12}
+    )
+    send(*[f"P-{n}" for n in range(12)])
+
+    work_drain(stage=Stage.DELIVER)
+
+    stamps = sorted(SandboxPosting.objects.values_list("received_at", flat=True))
+    assert len(stamps) == 12
+    assert (stamps[-1] - stamps[0]).total_seconds() < 0.3  # one wave, none queued for a socket

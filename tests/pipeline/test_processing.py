@@ -181,3 +181,21 @@ def test_retries_end_in_retries_exhausted(flow, monkeypatch):
     exception = BusinessException.objects.get(transaction=tx)
     assert exception.code_id == "RETRIES_EXHAUSTED"
     assert exception.details["last_error_code"] == "PROCESSING_ERROR"
+
+
+def test_an_unexpected_failure_is_logged_without_the_message_content(flow, monkeypatch, caplog):
+    source, _ = flow
+    source.document_type = "test.leaky"
+    source.save()
+
+    def leaky(message):
+        raise ValueError(f"cannot read {message.raw.decode()}")  # quotes the payload
+
+    monkeypatch.setitem(processors._PROCESSORS, "test.leaky", leaky)
+    receive_json(source, {"id": "A", "patient": "Jane Roe"})
+
+    with caplog.at_level("INFO"):
+        work_drain(stage=Stage.PROCESS)
+
+    assert "ValueError" in caplog.text
+    assert "Jane Roe" not in caplog.text
