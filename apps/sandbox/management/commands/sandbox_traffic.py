@@ -3,7 +3,8 @@
 Sends signed webhooks (with some resends, revisions, invalid and rejected documents), drops
 files into the inventory folder and the supplier's SFTP outbox, and now and then tells the
 sandbox ERP to fail for a while so retries, backoff and the circuit breaker show in the
-console. Deterministic for a given --seed.
+console. The content is deterministic for a given --seed; ids carry a per-run prefix so a
+restarted demo sends new messages rather than resends.
 """
 
 import json
@@ -24,8 +25,9 @@ SUPPLIERS = [f"SUP-{n:03d}" for n in range(1, 25)]
 
 
 class Traffic:
-    def __init__(self, *, seed: int, base_url: str, sandbox_url: str, secret: str):
+    def __init__(self, *, seed: int, run: str, base_url: str, sandbox_url: str, secret: str):
         self.random = random.Random(seed)
+        self.run = run  # keeps ids of this run apart from those of earlier runs
         self.base_url = base_url
         self.sandbox_url = sandbox_url
         self.secret = secret
@@ -45,10 +47,10 @@ class Traffic:
             for n in range(1, self.random.randint(2, 6))
         ]
         return {
-            "event_id": f"evt-{self.sequence:08d}",
-            "id": f"REQ-{self.sequence:07d}",
+            "event_id": f"evt-{self.run}-{self.sequence:07d}",
+            "id": f"REQ-{self.run}-{self.sequence:07d}",
             "revision": 1,
-            "po_number": f"PO-{400000 + self.sequence}",
+            "po_number": f"PO-{self.run}-{self.sequence:06d}",
             "supplier": {"code": self.random.choice(SUPPLIERS)},
             "facility": self.random.choice(FACILITIES),
             "lines": lines,
@@ -108,6 +110,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--rate", type=float, default=2.0, help="webhooks per second")
         parser.add_argument("--seed", type=int, default=7)
+        parser.add_argument(
+            "--run", default="", help="prefix of this run's ids (default: from the clock)"
+        )
         parser.add_argument("--outage-every", type=float, default=180.0, help="seconds")
 
     def handle(self, *args, **options):
@@ -118,6 +123,7 @@ class Command(BaseCommand):
             raise CommandError("Set HUBCONSOLE_SECRET_DEMO_WEBHOOK.")
         traffic = Traffic(
             seed=options["seed"],
+            run=options["run"] or f"{int(time.time()) % 10**6:06d}",
             base_url=settings.HUBCONSOLE["BASE_URL"],
             sandbox_url=os.environ.get("HUBCONSOLE_SANDBOX_URL", "http://127.0.0.1:8100"),
             secret=secret,
