@@ -223,8 +223,9 @@ def sandbox_url(process_env, tmp_path_factory):
             f"127.0.0.1:{port}",
             "-w",
             "2",
+            # Enough threads that a test's parallel postings never queue inside the sandbox.
             "--threads",
-            "8",
+            "16",
             "--timeout",
             "120",
         ],
