@@ -6,30 +6,26 @@ from django.contrib import admin
 from apps.connectors.models import Connector, ConnectorRun
 from apps.connectors.validation import connector_settings_problems
 
+_IDENTITY = ["name", "slug", "kind", "format", "document_type", "enabled"]
+_CONFIGURATION = ["settings", "forward_to"]
+_POLICY = [
+    "rate_limit_per_second",
+    "rate_limit_burst",
+    "timeout_seconds",
+    "concurrency",
+    "max_attempts",
+    "backoff_base_seconds",
+    "backoff_cap_seconds",
+    "breaker_threshold",
+    "breaker_cooldown_seconds",
+    "poll_interval_seconds",
+]
+
 
 class ConnectorForm(forms.ModelForm):
     class Meta:
         model = Connector
-        fields = [
-            "name",
-            "slug",
-            "kind",
-            "format",
-            "document_type",
-            "enabled",
-            "settings",
-            "forward_to",
-            "rate_limit_per_second",
-            "rate_limit_burst",
-            "timeout_seconds",
-            "concurrency",
-            "max_attempts",
-            "backoff_base_seconds",
-            "backoff_cap_seconds",
-            "breaker_threshold",
-            "breaker_cooldown_seconds",
-            "poll_interval_seconds",
-        ]
+        fields = [*_IDENTITY, *_CONFIGURATION, *_POLICY]
 
     def clean(self):
         data = super().clean()
@@ -51,28 +47,9 @@ class ConnectorAdmin(admin.ModelAdmin):
     # Pausing and resuming go through the console (a service that also wakes the workers).
     readonly_fields = ["paused"]
     fieldsets = [
-        (
-            None,
-            {"fields": ["name", "slug", "kind", "format", "document_type", "enabled", "paused"]},
-        ),
-        ("Configuration", {"fields": ["settings", "forward_to"]}),
-        (
-            "Delivery policy",
-            {
-                "fields": [
-                    "rate_limit_per_second",
-                    "rate_limit_burst",
-                    "timeout_seconds",
-                    "concurrency",
-                    "max_attempts",
-                    "backoff_base_seconds",
-                    "backoff_cap_seconds",
-                    "breaker_threshold",
-                    "breaker_cooldown_seconds",
-                    "poll_interval_seconds",
-                ]
-            },
-        ),
+        (None, {"fields": [*_IDENTITY, "paused"]}),
+        ("Configuration", {"fields": _CONFIGURATION}),
+        ("Delivery policy", {"fields": _POLICY}),
     ]
 
 
