@@ -57,11 +57,13 @@ INSTALLED_APPS = [
     "django_filters",
     "rest_framework",
     "auditlog",
+    "import_export",
     "apps.core",
     "apps.accounts",
     "apps.exceptions",
     "apps.connectors",
     "apps.pipeline",
+    "apps.masterdata",
     "apps.console",
     # The simulated ERP/billing/supplier systems. Installed so their tables migrate with the
     # rest, but served only by the sandbox process and only when HUBCONSOLE_SANDBOX_ENABLED.
@@ -162,6 +164,7 @@ CELERY_TASK_ROUTES = {
     "pipeline.deliver_pending": {"queue": "delivery"},
     # The pickup scheduler is quick and must not wait behind long pickups.
     "connectors.pickup_due": {"queue": "maintenance"},
+    "masterdata.*": {"queue": "maintenance"},
     "connectors.*": {"queue": "connectors"},
     "pipeline.sweep": {"queue": "maintenance"},
     "pipeline.vacuum_queue": {"queue": "maintenance"},
@@ -176,6 +179,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "pipeline.vacuum_queue",
         "schedule": env_float("HUBCONSOLE_QUEUE_VACUUM_SECONDS", 10.0),
         "options": {"expires": 30},
+    },
+    "masterdata-duplicate-scan": {
+        "task": "masterdata.scan_duplicates",
+        "schedule": env_float("HUBCONSOLE_DUPLICATE_SCAN_SECONDS", 3600.0),
+        "options": {"expires": 600},
     },
     "connectors-pickup": {
         "task": "connectors.pickup_due",

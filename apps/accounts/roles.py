@@ -11,7 +11,37 @@ class Role:
     staff: bool = False  # may open the Django admin
 
 
-_VIEW = frozenset(
+MASTERDATA_MODELS = (
+    "externalsystem",
+    "legalentity",
+    "facility",
+    "department",
+    "costcenter",
+    "glaccount",
+    "serviceline",
+    "fundingsource",
+    "supplier",
+    "suppliersite",
+    "supplierenablement",
+    "unitofmeasure",
+    "uomconversion",
+    "item",
+    "vendorpart",
+    "chargecode",
+    "crossreference",
+    "tolerancerule",
+    "mergerecord",
+)
+_MASTERDATA_VIEW = frozenset(f"masterdata.view_{model}" for model in MASTERDATA_MODELS)
+# Records are retired or merged, never deleted; merge records are written by the service only.
+_MASTERDATA_EDIT = frozenset(
+    f"masterdata.{action}_{model}"
+    for model in MASTERDATA_MODELS
+    if model != "mergerecord"
+    for action in ("add", "change")
+)
+
+_VIEW = _MASTERDATA_VIEW | frozenset(
     {
         "pipeline.view_transaction",
         "pipeline.view_transactionevent",
@@ -50,7 +80,7 @@ INTEGRATION_ENGINEER = Role(
 DATA_STEWARD = Role(
     "data_steward",
     "Data steward",
-    _WORK | {"accounts.fix_mapping", "accounts.approve_mapping"},
+    _WORK | _MASTERDATA_EDIT | {"accounts.fix_mapping", "accounts.approve_mapping"},
     staff=True,
 )
 AUDITOR = Role(

@@ -98,6 +98,13 @@ class BusinessException(models.Model):
                 condition=Q(status__in=OPEN_STATUSES),
                 name="exception_one_open_per_transaction_code",
             ),
+            # Findings about records rather than messages (possible duplicates...) have no
+            # transaction: one open item per code and root cause.
+            models.UniqueConstraint(
+                fields=["code", "root_cause_key"],
+                condition=Q(status__in=OPEN_STATUSES, transaction__isnull=True),
+                name="exception_one_open_per_root_cause_without_transaction",
+            ),
         ]
         indexes = [
             models.Index(fields=["team", "status", "opened_at"], name="exception_team_queue_idx"),

@@ -52,28 +52,39 @@ SELECT spec.code, c.owning_team_id, c.severity, 'open', spec.transaction_id,
        spec.correlation_id, spec.root_cause_key, left(spec.summary, 300), spec.details, spec.n,
        now(), now(), now() + make_interval(mins => c.sla_minutes), ''
 FROM spec JOIN exceptions_exceptioncode c ON c.code = spec.code
-ON CONFLICT (transaction_id, code_id) WHERE status IN ('open', 'in_progress')
+ON CONFLICT {target}
 DO UPDATE SET occurrences = e.occurrences + EXCLUDED.occurrences, last_seen_at = now(),
               summary = EXCLUDED.summary, details = EXCLUDED.details
-RETURNING e.id, (xmax = 0) AS inserted, e.summary, e.transaction_id, e.code_id
+RETURNING e.id, (xmax = 0) AS inserted, e.summary, e.transaction_id, e.code_id, e.root_cause_key
 """
+# The two partial unique indexes that say when an exception is "the same one, again".
+_ON_TRANSACTION = "(transaction_id, code_id) WHERE status IN ('open', 'in_progress')"
+_ON_ROOT_CAUSE = (
+    "(code_id, root_cause_key) WHERE status IN ('open', 'in_progress') AND transaction_id IS NULL"
+)
+
+
+def _identity(spec: ExceptionSpec) -> tuple:
+    if spec.transaction_id is not None:
+        return ("tx", spec.transaction_id, spec.code)
+    return ("cause", spec.code, spec.root_cause_key[:200])
 
 
 def exceptions_open(specs: Sequence[ExceptionSpec]) -> list[int]:
     """Open (or count again) one exception per spec; returns their ids, one per spec in the
-    order given. Joins the caller's database transaction."""
+    order given. An exception is the same one again when it has the same transaction and
+    code, or, without a transaction, the same code and root cause. Joins the caller's
+    database transaction."""
     if not specs:
         return []
     given = list(specs)
-    # ON CONFLICT DO UPDATE may touch a row only once per statement: fold repeats of the same
-    # (transaction, code) within one batch into one spec that counts them all.
+    # ON CONFLICT DO UPDATE may touch a row only once per statement: fold repeats within one
+    # batch into one spec that counts them all.
     merged: dict[tuple, tuple[ExceptionSpec, int]] = {}
-    for index, spec in enumerate(specs):
-        key = (spec.transaction_id, spec.code) if spec.transaction_id is not None else index
+    for spec in given:
+        key = _identity(spec)
         merged[key] = (spec, merged.get(key, (spec, 0))[1] + 1)
-    specs = [spec for spec, _ in merged.values()]
-    counts = [count for _, count in merged.values()]
-    wanted = {spec.code for spec in specs}
+    wanted = {spec.code for spec in given}
     known = ExceptionCode.objects.filter(code__in=wanted).values_list("code", flat=True)
     unknown = wanted - set(known)
     if unknown and unknown <= CODE_NAMES:
@@ -81,39 +92,44 @@ def exceptions_open(specs: Sequence[ExceptionSpec]) -> list[int]:
         exception_catalogue_sync()
     elif unknown:
         raise HubError("CATALOGUE_MISSING", f"Codes not in the exception catalogue: {unknown}")
-    params = {
-        "codes": [s.code for s in specs],
-        "transactions": [s.transaction_id for s in specs],
-        "correlations": [s.correlation_id for s in specs],
-        "keys": [s.root_cause_key[:200] for s in specs],
-        "summaries": [s.summary[:300] for s in specs],
-        "details": [json.dumps(s.details) for s in specs],
-        "counts": counts,
-    }
+
+    ids: dict[tuple, int] = {}
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_OPEN_SQL, params)
-        rows = cursor.fetchall()
-        ExceptionActivity.objects.bulk_create(
-            ExceptionActivity(
-                exception_id=exception_id,
-                kind=(
-                    ExceptionActivityKindChoices.OPENED
-                    if inserted
-                    else ExceptionActivityKindChoices.REOCCURRED
-                ),
-                message=summary,
+        for target, group in (
+            (_ON_TRANSACTION, [v for k, v in merged.items() if k[0] == "tx"]),
+            (_ON_ROOT_CAUSE, [v for k, v in merged.items() if k[0] == "cause"]),
+        ):
+            if not group:
+                continue
+            cursor.execute(
+                _OPEN_SQL.format(target=target),
+                {
+                    "codes": [s.code for s, _ in group],
+                    "transactions": [s.transaction_id for s, _ in group],
+                    "correlations": [s.correlation_id for s, _ in group],
+                    "keys": [s.root_cause_key[:200] for s, _ in group],
+                    "summaries": [s.summary[:300] for s, _ in group],
+                    "details": [json.dumps(s.details) for s, _ in group],
+                    "counts": [n for _, n in group],
+                },
             )
-            for exception_id, inserted, summary, _, _ in rows
-        )
-    by_key = {(row[3], row[4]): row[0] for row in rows if row[3] is not None}
-    # Specs without a transaction never conflict; they come back in the order inserted.
-    unattached = iter(row[0] for row in rows if row[3] is None)
-    return [
-        by_key[(spec.transaction_id, spec.code)]
-        if spec.transaction_id is not None
-        else next(unattached)
-        for spec in given
-    ]
+            rows = cursor.fetchall()
+            ExceptionActivity.objects.bulk_create(
+                ExceptionActivity(
+                    exception_id=exception_id,
+                    kind=(
+                        ExceptionActivityKindChoices.OPENED
+                        if inserted
+                        else ExceptionActivityKindChoices.REOCCURRED
+                    ),
+                    message=summary,
+                )
+                for exception_id, inserted, summary, *_ in rows
+            )
+            for exception_id, _, _, transaction_id, code, cause in rows:
+                key = ("tx", transaction_id, code) if transaction_id else ("cause", code, cause)
+                ids[key] = exception_id
+    return [ids[_identity(spec)] for spec in given]
 
 
 @transaction.atomic
