@@ -4,10 +4,11 @@ from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.postgres.constraints import ExclusionConstraint
-from django.contrib.postgres.fields import DateRangeField, RangeOperators
+from django.contrib.postgres.fields import BigIntegerRangeField, DateRangeField, RangeOperators
 from django.core.validators import MinValueValidator
 from django.db import models
-from django.db.models import F, Func, Q
+from django.db.models import Func, Q
+from django.db.models.functions import Cast
 
 from apps.masterdata.choices import (
     ApprovalStatusChoices,
@@ -26,6 +27,29 @@ class DateRange(Func):
 
     function = "daterange"
     output_field = DateRangeField()
+
+
+class KeyHash(Func):
+    """A 64-bit hash of (external system, entity type, external code), immutable so that it
+    can be a stored generated column."""
+
+    template = "hashtextextended(%(expressions)s, 0)"
+    arg_joiner = " || ':' || "
+    output_field = models.BigIntegerField()
+
+
+class PointRange(Func):
+    """[value, value] as an int8range: two such ranges overlap exactly when values are equal.
+
+    Lets a GiST exclusion constraint compare keys with the built-in range operator class,
+    without the btree_gist extension (which embedded PostgreSQL builds do not ship).
+    """
+
+    function = "int8range"
+    output_field = BigIntegerRangeField()
+
+    def __init__(self, expression, **extra):
+        super().__init__(expression, expression, models.Value("[]"), **extra)
 
 
 class Governed(EffectiveDated):
@@ -63,6 +87,13 @@ class CrossReference(Governed):
     content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
     object_id = models.PositiveBigIntegerField()
     target = GenericForeignKey("content_type", "object_id")
+    key_hash = models.GeneratedField(
+        expression=KeyHash(
+            Cast("external_system_id", models.TextField()), "entity_type", "external_code"
+        ),
+        output_field=models.BigIntegerField(),
+        db_persist=True,
+    )
 
     class Meta:
         ordering = ["external_system", "entity_type", "external_code", "-effective_from"]
@@ -82,13 +113,12 @@ class CrossReference(Governed):
         constraints = [
             effective_window_check("xref_window"),
             # Never two approved mappings of one external code on the same day: every lookup
-            # has at most one answer, whatever the date.
+            # has at most one answer, whatever the date. (Keys compare by a 64-bit hash; a
+            # collision could only make an approval be refused, never give a wrong answer.)
             ExclusionConstraint(
                 name="xref_no_overlap",
                 expressions=[
-                    (F("external_system"), RangeOperators.EQUAL),
-                    (F("entity_type"), RangeOperators.EQUAL),
-                    (F("external_code"), RangeOperators.EQUAL),
+                    (PointRange("key_hash"), RangeOperators.OVERLAPS),
                     (
                         DateRange("effective_from", "effective_to", models.Value("[]")),
                         RangeOperators.OVERLAPS,

@@ -68,6 +68,8 @@ def crossref_propose(
         external_system = ExternalSystem.objects.get(code=system)
     except ExternalSystem.DoesNotExist:
         raise HubError("EXTERNAL_SYSTEM_UNKNOWN", f"No external system {system!r}.") from None
+    if supersedes is not None:
+        supersedes = CrossReference.objects.get(pk=supersedes.pk)  # its state now, not the caller's
     if supersedes is not None and (
         supersedes.status != APPROVED
         or (supersedes.external_system_id, supersedes.entity_type, supersedes.external_code)
@@ -252,6 +254,8 @@ def crossref_replay_resolvable(*, xref_id: int, actor) -> ReplayOutcome:
 def tolerance_propose(*, actor, rule: ToleranceRule, supersedes: ToleranceRule | None = None):
     """Propose a new tolerance rule or a change to an approved one (a draft until approved)."""
     _require(actor, PROPOSE, "propose tolerance changes")
+    if supersedes is not None:
+        supersedes = ToleranceRule.objects.get(pk=supersedes.pk)
     if supersedes is not None and supersedes.status != APPROVED:
         raise HubError("MAPPING_SUPERSEDES_INVALID", "A change must replace an approved rule.")
     rule.pk = None
