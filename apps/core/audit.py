@@ -13,13 +13,12 @@ from auditlog.context import auditlog_value, set_actor
 
 @contextmanager
 def acting_as(actor) -> Iterator[None]:
+    # Always enter a fresh set_actor: a context left behind by an earlier one looks alike
+    # but no longer has its signal receiver, so it would attribute nothing.
     try:
         outer = auditlog_value.get()
     except LookupError:
         outer = None
-    if outer is not None and outer.get("actor") == actor:
-        yield  # already attributed to this actor (e.g. by the request middleware)
-        return
     try:
         with set_actor(actor):
             yield

@@ -90,7 +90,8 @@ WITH k AS (
           AND (ec.effective_to IS NULL OR ec.effective_to >= %(on)s)
 )
 SELECT f.n, f.xref_id, f.id, f.code, f.status, f.effective_from, f.effective_to,
-       f.chargeable, f.legal_entity_id, m.id, m.code, m.status
+       f.chargeable, f.legal_entity_id,
+       m.id, m.code, m.status, m.effective_from, m.effective_to, m.chargeable, m.legal_entity_id
 FROM found f
 LEFT JOIN masterdata_entity m ON m.entity_type = f.entity_type AND m.id = f.merged_into_id
 """
@@ -107,10 +108,9 @@ def _decide(key: LookupKey, row, on: datetime.date) -> Resolved:
         else:
             reason = f"The mapping of {key.system} {key.code!r} points at a missing record."
         return Resolved(key, miss=entity.miss_code, reason=reason)
-    merged_id, merged_code, merged_status = merged
-    if status == RecordStatusChoices.MERGED and merged_id is not None:
+    if status == RecordStatusChoices.MERGED and merged[0] is not None:
         # Lookups of a merged record land on the survivor; the survivor's own state decides.
-        rec_id, rec_code, status = merged_id, merged_code, merged_status
+        rec_id, rec_code, status, eff_from, eff_to, chargeable, entity_id = merged
     attributes = {"chargeable": chargeable, "legal_entity_id": entity_id}
     if key.entity_type == "supplier" and status == SupplierStatusChoices.BLOCKED:
         return Resolved(

@@ -1,10 +1,13 @@
 """Items, units of measure and their conversions, vendor part numbers, charge codes."""
 
+from django.contrib.postgres.constraints import ExclusionConstraint
+from django.contrib.postgres.fields import RangeOperators
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 
 from apps.masterdata.models.base import CanonicalRecord, EffectiveDated, effective_window_check
+from apps.masterdata.models.ranges import DateRange, KeyHash, PointRange
 from apps.masterdata.models.suppliers import Supplier
 
 GTIN_VALIDATOR = RegexValidator(r"^\d{8}$|^\d{12,14}$", "A GTIN has 8, 12, 13 or 14 digits.")
@@ -32,12 +35,26 @@ class ChargeCode(EffectiveDated):
     cpt_hcpcs = models.CharField("CPT/HCPCS", max_length=10, blank=True)
     price = models.DecimalField(max_digits=12, decimal_places=2, validators=[MinValueValidator(0)])
     status = models.CharField(max_length=20, default="active")
+    code_hash = models.GeneratedField(
+        expression=KeyHash("code"), output_field=models.BigIntegerField(), db_persist=True
+    )
 
     class Meta:
         ordering = ["code", "-effective_from"]
         constraints = [
             models.UniqueConstraint(fields=["code", "effective_from"], name="chargecode_version"),
             effective_window_check("chargecode_window"),
+            # One priced version of a code on any day, so a charge has exactly one price.
+            ExclusionConstraint(
+                name="chargecode_no_overlap",
+                expressions=[
+                    (PointRange("code_hash"), RangeOperators.OVERLAPS),
+                    (
+                        DateRange("effective_from", "effective_to", models.Value("[]")),
+                        RangeOperators.OVERLAPS,
+                    ),
+                ],
+            ),
         ]
 
     def __str__(self) -> str:

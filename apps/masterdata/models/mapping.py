@@ -4,11 +4,11 @@ from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.postgres.constraints import ExclusionConstraint
-from django.contrib.postgres.fields import BigIntegerRangeField, DateRangeField, RangeOperators
+from django.contrib.postgres.fields import RangeOperators
 from django.core.validators import MinValueValidator
 from django.db import models
-from django.db.models import Func, Q
-from django.db.models.functions import Cast
+from django.db.models import Q
+from django.db.models.functions import Cast, Coalesce
 
 from apps.masterdata.choices import (
     ApprovalStatusChoices,
@@ -19,37 +19,8 @@ from apps.masterdata.entities import ENTITY_TYPE_CHOICES
 from apps.masterdata.models.base import EffectiveDated, effective_window_check
 from apps.masterdata.models.items import Item
 from apps.masterdata.models.organisation import ExternalSystem, Facility
+from apps.masterdata.models.ranges import DateRange, KeyHash, PointRange
 from apps.masterdata.models.suppliers import Supplier
-
-
-class DateRange(Func):
-    """daterange(from, to, '[]'): the inclusive validity window; an empty ``to`` is open."""
-
-    function = "daterange"
-    output_field = DateRangeField()
-
-
-class KeyHash(Func):
-    """A 64-bit hash of (external system, entity type, external code), immutable so that it
-    can be a stored generated column."""
-
-    template = "hashtextextended(%(expressions)s, 0)"
-    arg_joiner = " || ':' || "
-    output_field = models.BigIntegerField()
-
-
-class PointRange(Func):
-    """[value, value] as an int8range: two such ranges overlap exactly when values are equal.
-
-    Lets a GiST exclusion constraint compare keys with the built-in range operator class,
-    without the btree_gist extension (which embedded PostgreSQL builds do not ship).
-    """
-
-    function = "int8range"
-    output_field = BigIntegerRangeField()
-
-    def __init__(self, expression, **extra):
-        super().__init__(expression, expression, models.Value("[]"), **extra)
 
 
 class Governed(EffectiveDated):
@@ -151,6 +122,18 @@ class ToleranceRule(Governed):
     )
     level = models.CharField(max_length=10, choices=ToleranceLevelChoices.choices)
     measure = models.CharField(max_length=10, choices=ToleranceMeasureChoices.choices)
+    scope_hash = models.GeneratedField(
+        expression=KeyHash(
+            *(
+                Coalesce(Cast(name, models.TextField()), models.Value(""))
+                for name in ("supplier_id", "item_id", "facility_id")
+            ),
+            "level",
+            "measure",
+        ),
+        output_field=models.BigIntegerField(),
+        db_persist=True,
+    )
     percent = models.DecimalField(
         max_digits=7, decimal_places=3, null=True, blank=True, validators=[MinValueValidator(0)]
     )
@@ -173,6 +156,18 @@ class ToleranceRule(Governed):
                     | Q(item__isnull=True, facility__isnull=True)
                 ),
                 name="tolerance_one_scope",
+            ),
+            # One approved rule per scope, level and measure on any day.
+            ExclusionConstraint(
+                name="tolerance_no_overlap",
+                expressions=[
+                    (PointRange("scope_hash"), RangeOperators.OVERLAPS),
+                    (
+                        DateRange("effective_from", "effective_to", models.Value("[]")),
+                        RangeOperators.OVERLAPS,
+                    ),
+                ],
+                condition=Q(status=ApprovalStatusChoices.APPROVED),
             ),
         ]
 

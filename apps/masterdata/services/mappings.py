@@ -117,7 +117,10 @@ def _end_superseded(record, *, actor) -> None:
         return
     old = type(record).objects.select_for_update().get(pk=old.pk)
     if old.effective_from < record.effective_from:
-        old.effective_to = record.effective_from - datetime.timedelta(days=1)
+        day_before = record.effective_from - datetime.timedelta(days=1)
+        # Only ever shorten: a change must not revive days the old version had given up.
+        if old.effective_to is None or old.effective_to > day_before:
+            old.effective_to = day_before
     else:
         old.status = ApprovalStatusChoices.RETIRED
     with acting_as(actor):
@@ -188,8 +191,9 @@ def _retire(model, pk: int, *, actor, last_day: datetime.date | None, reason: st
         raise HubError("REASON_REQUIRED", "Say why this mapping ends.")
     last_day = last_day or timezone.localdate()
     if last_day < record.effective_from:
-        record.status = ApprovalStatusChoices.RETIRED
-    record.effective_to = last_day
+        record.status = ApprovalStatusChoices.RETIRED  # never started: it simply goes away
+    elif record.effective_to is None or last_day < record.effective_to:
+        record.effective_to = last_day  # retiring shortens, never lengthens
     record.decision_reason = reason.strip()[:300]
     with acting_as(actor):
         record.save()

@@ -14,7 +14,7 @@ from apps.exceptions.choices import OPEN_STATUSES
 from apps.exceptions.models import BusinessException
 from apps.exceptions.services import ExceptionSpec, exception_resolve, exceptions_open
 from apps.masterdata import cache
-from apps.masterdata.choices import ApprovalStatusChoices, RecordStatusChoices
+from apps.masterdata.choices import RecordStatusChoices
 from apps.masterdata.models import (
     CrossReference,
     Item,
@@ -73,6 +73,10 @@ def record_save(*, record, actor):
     Every interface that creates or changes records (admin, import, demo) calls this, so
     derived fields and duplicate checks never depend on which door was used.
     """
+    action = "change" if record.pk else "add"
+    permission = f"{record._meta.app_label}.{action}_{record._meta.model_name}"
+    if actor is None or not actor.has_perm(permission):
+        raise PermissionDenied(f"You may not {action} {record._meta.verbose_name_plural}.")
     if isinstance(record, Supplier):
         record.normalized_name = normalized_name(record.name)
     record.full_clean()
@@ -200,28 +204,47 @@ def _move(queryset, field: str, survivor_id: int) -> tuple[int, int]:
 
 
 def _move_cross_references(model, merged_id: int, survivor_id: int) -> dict:
+    """Every mapping of the merged record now means the survivor (keys and dates unchanged,
+    so no-overlap cannot break)."""
     content_type = ContentType.objects.get_for_model(model)
-    moved = retired = 0
-    for xref in CrossReference.objects.filter(content_type=content_type, object_id=merged_id):
-        xref.object_id = survivor_id
-        try:
-            with transaction.atomic():
-                xref.save(update_fields=["object_id"])
-            moved += 1
-        except IntegrityError:
-            # The survivor already has an approved mapping of that code for those dates.
-            xref.refresh_from_db()
-            xref.status = ApprovalStatusChoices.RETIRED
-            xref.save(update_fields=["status"])
-            retired += 1
-    return {"cross_references": moved, "cross_references_retired": retired}
+    moved, _ = _move(
+        CrossReference.objects.filter(content_type=content_type, object_id=merged_id),
+        "object_id",
+        survivor_id,
+    )
+    return {"cross_references": moved}
+
+
+def _move_dependants(model, merged, merged_id: int, survivor_id: int) -> dict:
+    if model is Supplier:
+        movable = (
+            ("vendor_parts", VendorPart.objects.filter(supplier_id=merged_id), "supplier_id"),
+            (
+                "enablements",
+                SupplierEnablement.objects.filter(supplier_id=merged_id),
+                "supplier_id",
+            ),
+            ("sites", merged.sites.all(), "supplier_id"),
+            ("tolerance_rules", ToleranceRule.objects.filter(supplier_id=merged_id), "supplier_id"),
+        )
+    else:
+        movable = (
+            ("vendor_parts", VendorPart.objects.filter(item_id=merged_id), "item_id"),
+            ("uom_conversions", UomConversion.objects.filter(item_id=merged_id), "item_id"),
+            ("tolerance_rules", ToleranceRule.objects.filter(item_id=merged_id), "item_id"),
+        )
+    moved = {}
+    for name, queryset, field in movable:
+        moved[name], moved[f"{name}_left_behind"] = _move(queryset, field, survivor_id)
+    return moved
 
 
 @transaction.atomic
 def record_merge(*, model, survivor_id: int, merged_id: int, actor, reason: str) -> MergeRecord:
     """Fold one supplier or item into another: its mappings, parts and rules move to the
     survivor, it is kept as a tombstone (status merged, pointing at the survivor), and the
-    possible-duplicate exception of the pair is resolved."""
+    possible-duplicate exception of the pair is resolved. Every change is attributed to the
+    steward who merged."""
     if actor is None or not actor.has_perm(STEWARD):
         raise PermissionDenied("Only data stewards merge records.")
     if model not in (Supplier, Item):
@@ -237,28 +260,14 @@ def record_merge(*, model, survivor_id: int, merged_id: int, actor, reason: str)
     if RecordStatusChoices.MERGED in (survivor.status, merged.status):
         raise HubError("MERGE_ALREADY_MERGED", "One of these records was merged already.")
 
-    moved = _move_cross_references(model, merged_id, survivor_id)
-    if model is Supplier:
-        for name, queryset, field in (
-            ("vendor_parts", VendorPart.objects.filter(supplier_id=merged_id), "supplier_id"),
-            (
-                "enablements",
-                SupplierEnablement.objects.filter(supplier_id=merged_id),
-                "supplier_id",
-            ),
-            ("sites", merged.sites.all(), "supplier_id"),
-            ("tolerance_rules", ToleranceRule.objects.filter(supplier_id=merged_id), "supplier_id"),
-        ):
-            moved[name], moved[f"{name}_left_behind"] = _move(queryset, field, survivor_id)
-    else:
-        for name, queryset, field in (
-            ("vendor_parts", VendorPart.objects.filter(item_id=merged_id), "item_id"),
-            ("uom_conversions", UomConversion.objects.filter(item_id=merged_id), "item_id"),
-            ("tolerance_rules", ToleranceRule.objects.filter(item_id=merged_id), "item_id"),
-        ):
-            moved[name], moved[f"{name}_left_behind"] = _move(queryset, field, survivor_id)
-
     with acting_as(actor):
+        moved = _move_cross_references(model, merged_id, survivor_id)
+        moved.update(_move_dependants(model, merged, merged_id, survivor_id))
+        # Records merged into this one earlier now point straight at the survivor, so
+        # lookups never land on a tombstone.
+        for earlier in model.objects.filter(merged_into_id=merged_id):
+            earlier.merged_into = survivor
+            earlier.save(update_fields=["merged_into"])
         merged.status = RecordStatusChoices.MERGED
         merged.merged_into = survivor
         merged.save(update_fields=["status", "merged_into"])
@@ -274,7 +283,7 @@ def record_merge(*, model, survivor_id: int, merged_id: int, actor, reason: str)
     low, high = sorted((survivor_id, merged_id))
     for item in BusinessException.objects.filter(
         code_id=codes.MASTER_POSSIBLE_DUPLICATE,
-        root_cause_key__in=[f"duplicate:{entity_type}:{low}:{high}"],
+        root_cause_key=f"duplicate:{entity_type}:{low}:{high}",
         status__in=OPEN_STATUSES,
     ):
         exception_resolve(
@@ -287,7 +296,15 @@ def record_merge(*, model, survivor_id: int, merged_id: int, actor, reason: str)
 
 
 def record_history_ids(*, model, record_id: int) -> list[int]:
-    """The ids whose history belongs to this record: itself and everything merged into it."""
+    """The ids whose history belongs to this record: itself and everything merged into it,
+    directly or through earlier merges."""
     entity_type = "supplier" if model is Supplier else "item"
-    merged = MergeRecord.objects.filter(entity_type=entity_type, survivor_id=record_id)
-    return [record_id, *merged.values_list("merged_id", flat=True)]
+    ids, frontier = [record_id], [record_id]
+    while frontier:
+        frontier = list(
+            MergeRecord.objects.filter(entity_type=entity_type, survivor_id__in=frontier)
+            .exclude(merged_id__in=ids)
+            .values_list("merged_id", flat=True)
+        )
+        ids += frontier
+    return ids
