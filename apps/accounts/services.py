@@ -91,6 +91,7 @@ DEMO_USERS = (
     ("carol", "revenue_integrity_analyst", "Carol Chen"),
     ("dave", "integration_engineer", "Dave Diaz"),
     ("erin", "data_steward", "Erin Evans"),
+    ("sam", "data_steward", "Sam Silva"),  # a second steward: approves what erin proposes
     ("frank", "auditor", "Frank Fischer"),
     ("grace", "viewer", "Grace Green"),
     ("admin", "admin", "Ada Admin"),

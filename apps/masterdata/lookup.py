@@ -235,9 +235,9 @@ def uom_factors(keys: Sequence[UomKey]) -> dict[UomKey, Decimal | HubError]:
     wanted = list(dict.fromkeys(keys))
     if not wanted:
         return {}
-    rows = UomConversion.objects.filter(
-        item_id__in={k.item_id for k in wanted} | {None}
-    ).values_list("item_id", "from_uom__code", "to_uom__code", "factor")
+    rows = UomConversion.objects.filter(item_id__in={k.item_id for k in wanted}).values_list(
+        "item_id", "from_uom__code", "to_uom__code", "factor"
+    )
     rows = list(rows) + list(
         UomConversion.objects.filter(item__isnull=True).values_list(
             "item_id", "from_uom__code", "to_uom__code", "factor"

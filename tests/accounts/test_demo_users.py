@@ -15,6 +15,7 @@ EXPECTED = {
     "carol": "Revenue-integrity analyst",
     "dave": "Integration engineer",
     "erin": "Data steward",
+    "sam": "Data steward",  # the second pair of eyes for erin's mapping changes
     "frank": "Auditor",
     "grace": "Viewer",
     "admin": "Administrator",
@@ -32,7 +33,8 @@ def test_demo_users_ensure_creates_one_user_per_role(db):
     created = demo_users_ensure()
 
     assert {name: role for name, role, _ in created} == EXPECTED
-    assert len(created) == len(ROLES) == 8
+    assert len(created) == 9
+    assert {role for _, role, _ in created} == {role.name for role in ROLES}  # every role
     staff_by_role = {role.name: role.staff for role in ROLES}
     for username, role_name in EXPECTED.items():
         user = User.objects.get(username=username)
@@ -54,8 +56,8 @@ def test_demo_users_ensure_is_idempotent(db):
     again = demo_users_ensure()
 
     assert _state() == before
-    assert len(again) == 8
-    assert User.objects.count() == 8
+    assert len(again) == 9
+    assert User.objects.count() == 9
 
 
 def test_demo_users_ensure_puts_a_drifted_user_back_in_role(db):
@@ -88,7 +90,7 @@ def test_demo_users_command_lists_the_logins(db):
     call_command("demo_users", "--list", stdout=out)
 
     lines = out.getvalue().splitlines()
-    assert len(lines) == 8
+    assert len(lines) == 9
     for username, role_name in EXPECTED.items():
         line = next(line for line in lines if line.split()[0] == username)
         assert demo_password(username) in line
@@ -101,7 +103,7 @@ def test_demo_users_command_without_list_prints_nothing(db):
     call_command("demo_users", stdout=out)
 
     assert out.getvalue() == ""
-    assert User.objects.count() == 8
+    assert User.objects.count() == 9
 
 
 def test_demo_users_command_refuses_production(db, settings):

@@ -179,10 +179,21 @@ def _open_duplicate_exceptions(pairs: list[DuplicatePair]) -> int:
 
 
 def duplicates_scan() -> int:
-    """Find every possible duplicate supplier and item (set-based); returns pairs found."""
+    """Find every possible duplicate supplier and item (set-based); returns pairs found.
+
+    Pairs that already have an open exception are left as they are: a periodic scan finding
+    the same pair again is not a new occurrence.
+    """
     pairs = _supplier_duplicates(None) + _item_duplicates(None)
+    open_keys = set(
+        BusinessException.objects.filter(
+            code_id=codes.MASTER_POSSIBLE_DUPLICATE,
+            transaction__isnull=True,
+            status__in=OPEN_STATUSES,
+        ).values_list("root_cause_key", flat=True)
+    )
     with transaction.atomic():
-        _open_duplicate_exceptions(pairs)
+        _open_duplicate_exceptions([p for p in pairs if p.root_cause_key not in open_keys])
     return len(pairs)
 
 

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from apps.accounts.services import demo_users_ensure
 from apps.connectors.choices import ConnectorKindChoices
 from apps.connectors.models import Connector
+from apps.sandbox.demo_network import demo_network_build
 from apps.sandbox.sftp import host_key
 
 DEMO = settings.DATA_DIR / "demo"
@@ -24,6 +25,7 @@ class Command(BaseCommand):
         sandbox_url = os.environ.get("HUBCONSOLE_SANDBOX_URL", "http://127.0.0.1:8100")
         sftp_port = int(os.environ.get("HUBCONSOLE_SANDBOX_SFTP_PORT", "8122"))
         demo_users_ensure()
+        self.stdout.write(demo_network_build().line())
 
         erp, _ = Connector.objects.update_or_create(
             slug="sandbox-erp",
