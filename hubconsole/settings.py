@@ -193,6 +193,9 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- Authentication -------------------------------------------------------------------------
+if MODE == "test":
+    # Tests create many users; the default hasher's deliberate slowness buys nothing there.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -300,6 +303,8 @@ HUBCONSOLE = {
     "BATCH_LINGER_MS": env_int("HUBCONSOLE_BATCH_LINGER_MS", 25, minimum=0),
     # Largest file accepted by file and SFTP pickup.
     "FILE_MAX_BYTES": env_int("HUBCONSOLE_FILE_MAX_BYTES", 100 * 1024 * 1024, minimum=1024),
+    # Largest CSV or Excel file a steward may import into master data.
+    "IMPORT_MAX_BYTES": env_int("HUBCONSOLE_IMPORT_MAX_BYTES", 5 * 1024 * 1024, minimum=1024),
     "BASE_URL": env_str("HUBCONSOLE_BASE_URL", "http://127.0.0.1:8000"),
 }
 # Django refuses larger bodies before any view reads them; webhooks are the largest we take.

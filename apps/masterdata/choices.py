@@ -49,9 +49,3 @@ class ToleranceMeasureChoices(models.TextChoices):
     QUANTITY = "quantity", "Quantity"
     AMOUNT = "amount", "Amount"
     TAX = "tax", "Tax"
-
-
-class ImportStatusChoices(models.TextChoices):
-    PREVIEWED = "previewed", "Previewed (dry run)"
-    APPLIED = "applied", "Applied"
-    DISCARDED = "discarded", "Discarded"

@@ -378,6 +378,7 @@ def test_compose_has_one_worker_for_each_queue_in_the_task_routes(compose):
         assert consumers[queue] == [service]
 
 
+@pytest.mark.django_db  # Celery runs Django's system checks, which ask the server its version.
 def test_compose_every_task_is_routed_to_a_queue_a_worker_consumes(compose):
     consumed = set()
     for service in compose["services"].values():

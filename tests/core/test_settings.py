@@ -9,6 +9,7 @@ import secrets
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -21,9 +22,17 @@ PRINT_DEBUG = [
 DEPLOY_CHECK = ["manage.py", "check", "--deploy", "--fail-level", "WARNING"]
 
 
+def _maintenance_database() -> str:
+    # The deploy check opens a connection; aim it at the server's always-present maintenance
+    # database, since the application database need not exist on a fresh machine.
+    url = urlsplit(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/"))
+    return urlunsplit(url._replace(path="/postgres"))
+
+
 def _production(**overrides: str | None) -> dict[str, str | None]:
     return {
         "HUBCONSOLE_MODE": "production",
+        "DATABASE_URL": _maintenance_database(),
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(48)[:60],
         "DJANGO_ALLOWED_HOSTS": "hubconsole.example.org",
         **overrides,

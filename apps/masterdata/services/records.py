@@ -5,6 +5,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
 from apps.core.audit import acting_as
@@ -79,6 +80,14 @@ def record_save(*, record, actor):
         raise PermissionDenied(f"You may not {action} {record._meta.verbose_name_plural}.")
     if isinstance(record, Supplier):
         record.normalized_name = normalized_name(record.name)
+        if not record.normalized_name:
+            raise ValidationError(
+                {"name": "The name must say which company this is, not only its legal form."}
+            )
+    if getattr(record, "status", None) == RecordStatusChoices.MERGED and not getattr(
+        record, "merged_into_id", None
+    ):
+        raise ValidationError({"status": "Use a merge to mark a record merged."})
     record.full_clean()
     with acting_as(actor):
         record.save()
