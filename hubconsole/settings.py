@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "apps.connectors",
     "apps.pipeline",
     "apps.masterdata",
+    "apps.p2p",
     "apps.console",
     # The simulated ERP/billing/supplier systems. Installed so their tables migrate with the
     # rest, but served only by the sandbox process and only when HUBCONSOLE_SANDBOX_ENABLED.

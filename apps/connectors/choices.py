@@ -8,6 +8,7 @@ class ConnectorKindChoices(models.TextChoices):
     FILE_IN = "file_in", "Inbound file drop (local folder)"
     SFTP_IN = "sftp_in", "Inbound SFTP pickup"
     REST_OUT = "rest_out", "Outbound REST API"
+    SFTP_OUT = "sftp_out", "Outbound SFTP drop"
 
 
 class MessageFormatChoices(models.TextChoices):

@@ -105,6 +105,37 @@ class LocalFolderSource(FileSource):
         (Path(folder) / name).write_text(text)
 
 
+def sftp_connect_kwargs(options: dict) -> dict:
+    """asyncssh.connect arguments for an SFTP connector (host key pinned, secret from env)."""
+    host_key = options.get("host_key")
+    if not host_key:
+        raise HubError(codes.AUTH_FAILED, "SFTP connectors need the server's host_key.")
+    try:
+        trusted = asyncssh.import_public_key(host_key)
+    except (asyncssh.KeyImportError, ValueError):
+        raise HubError(codes.AUTH_FAILED, "The configured host_key is not a public key.") from None
+    kwargs = {
+        "host": options["host"],
+        "port": int(options.get("port", 22)),
+        "username": options["username"],
+        "known_hosts": ([trusted], [], []),
+        "connect_timeout": float(options.get("timeout_seconds", 15)),
+        "client_keys": None,
+    }
+    if options.get("private_key_env"):
+        key_text = connector_secret(options["private_key_env"]) or ""
+        try:
+            kwargs["client_keys"] = [asyncssh.import_private_key(key_text)]
+        except (asyncssh.KeyImportError, ValueError):
+            raise HubError(
+                codes.AUTH_FAILED,
+                f"The environment variable {options['private_key_env']} holds no private key.",
+            ) from None
+    elif options.get("password_env"):
+        kwargs["password"] = connector_secret(options["password_env"]) or ""
+    return kwargs
+
+
 class SftpSource(FileSource):
     """SFTP over asyncssh, driven from synchronous code through a private event loop (the
     loop never runs while Django code runs, so the ORM stays usable in between)."""
@@ -127,36 +158,7 @@ class SftpSource(FileSource):
             raise HubError(codes.TARGET_UNAVAILABLE, f"SFTP server said: {error.reason}") from None
 
     def _connect_kwargs(self) -> dict:
-        options = self.options
-        host_key = options.get("host_key")
-        if not host_key:
-            raise HubError(codes.AUTH_FAILED, "SFTP connectors need the server's host_key.")
-        try:
-            trusted = asyncssh.import_public_key(host_key)
-        except (asyncssh.KeyImportError, ValueError):
-            raise HubError(
-                codes.AUTH_FAILED, "The configured host_key is not a public key."
-            ) from None
-        kwargs = {
-            "host": options["host"],
-            "port": int(options.get("port", 22)),
-            "username": options["username"],
-            "known_hosts": ([trusted], [], []),
-            "connect_timeout": float(options.get("timeout_seconds", 15)),
-            "client_keys": None,
-        }
-        if options.get("private_key_env"):
-            key_text = connector_secret(options["private_key_env"]) or ""
-            try:
-                kwargs["client_keys"] = [asyncssh.import_private_key(key_text)]
-            except (asyncssh.KeyImportError, ValueError):
-                raise HubError(
-                    codes.AUTH_FAILED,
-                    f"The environment variable {options['private_key_env']} holds no private key.",
-                ) from None
-        elif options.get("password_env"):
-            kwargs["password"] = connector_secret(options["password_env"]) or ""
-        return kwargs
+        return sftp_connect_kwargs(self.options)
 
     def _open(self):
         if self.sftp is not None:

@@ -3,6 +3,7 @@
 from apps.connectors.choices import ConnectorKindChoices
 from apps.connectors.secrets import SECRET_SETTINGS, secret_name_problem
 from apps.connectors.transports.rest import validate_settings as rest_problems
+from apps.connectors.transports.sftp import validate_settings as sftp_out_problems
 
 # Words that mark a value as a credential. Connector settings are audited in clear, so such
 # values must live in environment variables, named by a *_env setting.
@@ -63,6 +64,8 @@ def connector_settings_problems(*, kind: str, settings: dict) -> list[str]:
             problems.append("password_env or private_key_env is required")
     elif kind == ConnectorKindChoices.REST_OUT:
         problems += rest_problems(settings)
+    elif kind == ConnectorKindChoices.SFTP_OUT:
+        problems += sftp_out_problems(settings)
     key_fields = settings.get("key_fields", {})
     if not isinstance(key_fields, dict):
         problems.append("key_fields must map key kinds to dotted paths")

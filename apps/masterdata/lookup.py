@@ -265,3 +265,49 @@ def uom_factors(keys: Sequence[UomKey]) -> dict[UomKey, Decimal | HubError]:
             )
         )
     return answers
+
+
+# --- Outbound: canonical records to another system's codes --------------------------------------
+
+
+def outbound_root_cause_key(entity_type: str, system: str, canonical_code: str) -> str:
+    """How exceptions name a record that has no code in ``system`` yet (the other direction of
+    ``root_cause_key``); approving a mapping for that record resolves them."""
+    return f"{entity_type}:{system}:->{canonical_code}"
+
+
+def outbound_codes(
+    *, system: str, entity_type: str, record_ids: Iterable[int], on: datetime.date
+) -> dict[int, str]:
+    """The code ``system`` knows each record by on ``on`` (one query). A record with several
+    approved codes gets the one in effect the longest; a record with none is left out."""
+    from apps.masterdata.models import CrossReference
+
+    ids = list(set(record_ids))
+    if not ids:
+        return {}
+    rows = (
+        CrossReference.objects.filter(
+            external_system__code=system,
+            entity_type=entity_type,
+            object_id__in=ids,
+            status="approved",
+            effective_from__lte=on,
+        )
+        .exclude(effective_to__lt=on)
+        .order_by("object_id", "effective_from", "pk")
+        .values_list("object_id", "external_code")
+    )
+    answers: dict[int, str] = {}
+    for object_id, code in rows:
+        answers.setdefault(object_id, code)
+    return answers
+
+
+def outbound_miss(*, system: str, entity_type: str, canonical_code: str) -> HubError:
+    entity = ENTITY_TYPES[entity_type]
+    return HubError(
+        codes.VALUE_MAPPING_MISSING,
+        f"{entity.label} {canonical_code} has no {system} code yet.",
+        root_cause_key=outbound_root_cause_key(entity_type, system, canonical_code),
+    )

@@ -13,13 +13,18 @@ class TransactionStatusChoices(models.TextChoices):
     QUEUED = "queued", "Queued"  # outbound, waiting to be delivered
     RETRYING = "retrying", "Retrying"  # a transient failure; the next attempt is scheduled
     COMPLETED = "completed", "Completed"  # inbound processed and routed; outbound delivered
+    WAITING = "waiting", "Waiting"  # parked until something it needs arrives (a receipt)
     EXCEPTION = "exception", "Exception"  # stopped with a business exception
     CONFLICT = "conflict", "Stored aside"  # reused a key with other content; kept, not processed
 
 
 # A person may replay a transaction that stopped, or bring a scheduled retry forward.
 REPLAYABLE_STATUSES = frozenset(
-    {TransactionStatusChoices.EXCEPTION, TransactionStatusChoices.RETRYING}
+    {
+        TransactionStatusChoices.EXCEPTION,
+        TransactionStatusChoices.RETRYING,
+        TransactionStatusChoices.WAITING,
+    }
 )
 
 
@@ -39,3 +44,5 @@ class TransactionEventKindChoices(models.TextChoices):
     FAILED = "failed", "Failed with code"
     RECLAIMED = "reclaimed", "Reclaimed after a worker stopped"
     REPLAYED = "replayed", "Replayed"
+    WAITING = "waiting", "Waiting"
+    WOKEN = "woken", "Woken to run again"

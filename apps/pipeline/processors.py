@@ -14,6 +14,12 @@ from apps.core.errors import HubError
 from apps.exceptions.catalogue import codes
 
 GENERIC_DOCUMENT = "generic.document"
+CONTENT_TYPES = {
+    "json": "application/json",
+    "x12": "application/edi-x12",
+    "hl7v2": "application/hl7-v2",
+    "csv": "text/csv",
+}
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,7 @@ class Delivery:
     document_id: str
     revision: int
     body: bytes
+    format: str = "json"
 
     @property
     def idempotency_key(self) -> str:
@@ -47,16 +54,92 @@ class Delivery:
 
 
 @dataclass(frozen=True)
+class Child:
+    """A message split out of a batch (an X12 transaction set, one receipt of a CSV file).
+
+    It becomes an inbound transaction of its own, a child of the batch (lineage), processed
+    like any other. ``idempotency_key`` is its natural key (for X12: sender, receiver, ISA13,
+    GS06 and ST02), so a batch sent again does not process its documents twice.
+    """
+
+    document_type: str
+    format: str
+    body: bytes
+    idempotency_key: str
+    document_id: str = ""
+    metadata: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What a flow's business step did to its documents, inside the pipeline's commit.
+
+    ``error`` is a business outcome recorded after the document writes are kept (a price
+    variance leaves the invoice stored and the transaction in the exception queue); ``waiting``
+    parks the transaction until something wakes it (an invoice waiting for its receipt);
+    ``wake`` names parked or failed transactions to run again now (the receipt they waited
+    for has arrived).
+    """
+
+    deliveries: list[Delivery] = field(default_factory=list)
+    keys: list[tuple[str, str]] = field(default_factory=list)
+    error: HubError | None = None
+    waiting: str = ""
+    wake: list[int] = field(default_factory=list)
+    message: str = ""
+
+
+@dataclass(frozen=True)
 class Processed:
+    """A processor's answer. ``apply`` runs inside the commit that finishes the transaction
+    (in a savepoint of its own), so business documents change exactly when the transaction
+    completes; it may lock the documents it changes."""
+
     canonical: dict
     document_id: str = ""
     revision: int = 1
     keys: list[tuple[str, str]] = field(default_factory=list)
     deliveries: list[Delivery] = field(default_factory=list)
+    children: list[Child] = field(default_factory=list)
+    apply: Callable[[], Applied] | None = None
 
 
 Processor = Callable[[InboundView], Processed]
 _PROCESSORS: dict[str, Processor] = {}
+
+
+@dataclass(frozen=True)
+class DeliveredView:
+    """An outbound posting the target accepted, as an after-delivery handler sees it."""
+
+    transaction_id: int
+    connector_id: int
+    document_type: str
+    document_id: str
+    revision: int
+    reference: str
+    correlation_id: str
+
+
+# Returns (parent transaction id, delivery) pairs: what each accepted posting sends next.
+AfterDelivery = Callable[[list[DeliveredView]], list[tuple[int, Delivery]]]
+_AFTER_DELIVERY: dict[str, AfterDelivery] = {}
+
+
+def register_after_delivery(document_type: str) -> Callable[[AfterDelivery], AfterDelivery]:
+    """Register what happens once a target accepted postings of ``document_type`` (the PO is
+    in the ERP, so the order goes to the supplier). Runs in the commit that records delivery;
+    the deliveries it returns are queued with the delivered posting as their parent."""
+
+    def decorator(function: AfterDelivery) -> AfterDelivery:
+        _AFTER_DELIVERY[document_type] = function
+        return function
+
+    return decorator
+
+
+def after_delivery_for(document_type: str) -> AfterDelivery | None:
+    return _AFTER_DELIVERY.get(document_type)
 
 
 def register(document_type: str) -> Callable[[Processor], Processor]:

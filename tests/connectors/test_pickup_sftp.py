@@ -11,26 +11,16 @@ from apps.connectors.choices import ConnectorKindChoices, ConnectorRunStatusChoi
 from apps.connectors.models import Connector, ConnectorRun
 from apps.connectors.pickup import connector_pickup
 from apps.pipeline.models import Transaction
-from apps.sandbox.sftp import start_in_thread
 from tests.conftest import free_port
-from tests.connectors.conftest import assert_nothing_stored, drop_file
+from tests.connectors.conftest import (
+    PASSWORD,
+    PASSWORD_ENV,
+    USERNAME,
+    assert_nothing_stored,
+    drop_file,
+)
 
-USERNAME = "partner"
-PASSWORD = "sftp-pass-42"
-PASSWORD_ENV = "HUBCONSOLE_SECRET_TEST_SFTP_PASSWORD"
 DOC = json.dumps({"id": "ASN-1", "lines": 3}).encode()
-
-
-@pytest.fixture
-def sftp_server(tmp_path):
-    root = tmp_path / "sftp"
-    (root / "outbox").mkdir(parents=True)
-    server = start_in_thread(
-        root=root, username=USERNAME, password=PASSWORD, key_path=tmp_path / "hostkey"
-    )
-    server.root = root
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -27,6 +27,10 @@ from apps.masterdata.models import (
 from apps.masterdata.services import normalized_name
 from tests.conftest import _persona
 
+# The console's headless-Chromium fixture, for test_browser.py: imported here so that the tests
+# can take it as an argument without shadowing an import of their own module.
+from tests.console.test_browser import page  # noqa: F401
+
 
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):

@@ -8,9 +8,11 @@ from apps.connectors.transports.base import (
     TransportError,
 )
 from apps.connectors.transports.rest import RestTransport
+from apps.connectors.transports.sftp import SftpTransport
 
 TRANSPORTS: dict[str, type[Transport]] = {
     ConnectorKindChoices.REST_OUT: RestTransport,
+    ConnectorKindChoices.SFTP_OUT: SftpTransport,
 }
 
 

@@ -16,6 +16,8 @@ class OutboundRequest:
     correlation_id: str
     document_type: str
     content_type: str = "application/json"
+    document_id: str = ""
+    format: str = "json"
 
 
 @dataclass(frozen=True)

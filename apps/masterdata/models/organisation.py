@@ -61,6 +61,14 @@ class CostCenter(CanonicalRecord):
     facility = models.ForeignKey(
         Facility, on_delete=models.PROTECT, null=True, blank=True, related_name="cost_centers"
     )
+    annual_budget = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Purchase orders of a calendar year may not exceed this in total; "
+        "empty means no budget check.",
+    )
 
     class Meta(CanonicalRecord.Meta):
         constraints = [effective_window_check("costcenter_window")]

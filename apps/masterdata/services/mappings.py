@@ -11,10 +11,12 @@ from dataclasses import dataclass
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.core.audit import acting_as
 from apps.core.errors import HubError, PermissionDenied
+from apps.exceptions.catalogue import codes
 from apps.exceptions.choices import OPEN_STATUSES
 from apps.exceptions.models import BusinessException
 from apps.masterdata import cache
@@ -214,14 +216,23 @@ def crossref_retire(
 
 def crossref_resolvable_exceptions(*, xref: CrossReference):
     """Open exceptions raised for exactly the code this mapping now provides."""
+    from apps.masterdata.lookup import outbound_root_cause_key
+
     entity = ENTITY_TYPES[xref.entity_type]
-    return BusinessException.objects.filter(
+    system = xref.external_system.code
+    inbound = Q(
         code_id=entity.miss_code,
-        root_cause_key=root_cause_key(
-            xref.entity_type, xref.external_system.code, xref.external_code
-        ),
-        status__in=OPEN_STATUSES,
-    ).order_by("pk")
+        root_cause_key=root_cause_key(xref.entity_type, system, xref.external_code),
+    )
+    # ... and the other direction: the record had no code to send to this system.
+    target = xref.target
+    outbound = Q(
+        code_id=codes.VALUE_MAPPING_MISSING,
+        root_cause_key=outbound_root_cause_key(xref.entity_type, system, target.code),
+    )
+    return BusinessException.objects.filter(inbound | outbound, status__in=OPEN_STATUSES).order_by(
+        "pk"
+    )
 
 
 @dataclass(frozen=True)
@@ -290,6 +301,52 @@ def tolerance_retire(
     return _retire(ToleranceRule, rule_id, actor=actor, last_day=last_day, reason=reason)
 
 
+class ToleranceBook:
+    """The approved tolerance rules in effect on one date, indexed so that matching a million
+    lines asks the database once. For each (level, measure) an item's rule beats a supplier's,
+    which beats a facility's, which beats the default."""
+
+    def __init__(self, rules):
+        self._by_scope: dict[tuple[str, int | None], dict[tuple[str, str], ToleranceRule]] = {}
+        for rule in rules:
+            if rule.item_id is not None:
+                scope = ("item", rule.item_id)
+            elif rule.supplier_id is not None:
+                scope = ("supplier", rule.supplier_id)
+            elif rule.facility_id is not None:
+                scope = ("facility", rule.facility_id)
+            else:
+                scope = ("default", None)
+            self._by_scope.setdefault(scope, {})[(rule.level, rule.measure)] = rule
+        self._answers: dict[tuple, dict[tuple[str, str], ToleranceRule]] = {}
+
+    def rules_for(
+        self, *, supplier_id: int | None, item_id: int | None, facility_id: int | None
+    ) -> dict[tuple[str, str], ToleranceRule]:
+        key = (supplier_id, item_id, facility_id)
+        answer = self._answers.get(key)
+        if answer is None:
+            answer = {}
+            for scope in (
+                ("default", None),
+                ("facility", facility_id),
+                ("supplier", supplier_id),
+                ("item", item_id),
+            ):
+                if scope[1] is not None or scope[0] == "default":
+                    answer.update(self._by_scope.get(scope, {}))
+            self._answers[key] = answer
+        return answer
+
+
+def tolerance_book(*, on: datetime.date) -> ToleranceBook:
+    """The approved rules in effect on ``on``, ready for many questions."""
+    rules = ToleranceRule.objects.filter(status=APPROVED, effective_from__lte=on).exclude(
+        effective_to__lt=on
+    )
+    return ToleranceBook(list(rules))
+
+
 def tolerance_rules_for(
     *,
     supplier_id: int | None,
@@ -299,20 +356,6 @@ def tolerance_rules_for(
 ) -> dict[tuple[str, str], ToleranceRule]:
     """The rule that applies per (level, measure): item beats supplier beats facility beats the
     default. Only approved rules in effect on ``on`` count."""
-    rules = ToleranceRule.objects.filter(status=APPROVED, effective_from__lte=on).exclude(
-        effective_to__lt=on
+    return tolerance_book(on=on).rules_for(
+        supplier_id=supplier_id, item_id=item_id, facility_id=facility_id
     )
-    chosen: dict[tuple[str, str], tuple[int, ToleranceRule]] = {}
-    for rule in rules:
-        if rule.item_id is not None:
-            rank = 3 if rule.item_id == item_id else None
-        elif rule.supplier_id is not None:
-            rank = 2 if rule.supplier_id == supplier_id else None
-        elif rule.facility_id is not None:
-            rank = 1 if rule.facility_id == facility_id else None
-        else:
-            rank = 0
-        key = (rule.level, rule.measure)
-        if rank is not None and (key not in chosen or rank > chosen[key][0]):
-            chosen[key] = (rank, rule)
-    return {key: rule for key, (_, rule) in chosen.items()}

@@ -18,7 +18,15 @@ from apps.connectors.models import Connector
 from apps.connectors.services import connector_breaker_record, connector_gate
 from apps.connectors.transports import OutboundRequest, TransportError, transport_for
 from apps.exceptions.catalogue import codes
-from apps.pipeline.choices import TransactionEventKindChoices, TransactionStatusChoices
+from apps.exceptions.services import ExceptionSpec, exceptions_open
+from apps.pipeline import doorbell
+from apps.pipeline.choices import (
+    TransactionEventKindChoices,
+    TransactionStatusChoices,
+    WorkStageChoices,
+)
+from apps.pipeline.processors import CONTENT_TYPES, DeliveredView, after_delivery_for
+from apps.pipeline.services.derived import Derived, derived_insert
 from apps.pipeline.services.outcomes import (
     Failure,
     RetryPolicy,
@@ -55,6 +63,9 @@ def deliver_claims(claims: Sequence[Claim]) -> int:
         "correlation_id",
         "document_type",
         "attempts",
+        "format",
+        "document_id",
+        "revision",
     )
     poisoned = poison_failures(
         claims, correlation_ids={i: r["correlation_id"] for i, r in rows.items()}
@@ -81,9 +92,68 @@ def deliver_claims(claims: Sequence[Claim]) -> int:
         owned = work_finish(cursor, [claim for claim, _ in delivered])
         delivered = [(c, d) for c, d in delivered if c.transaction_id in owned]
         _record_delivered(cursor, delivered)
+        _after_delivery(cursor, delivered, rows)
         failures_record(cursor, failures)
         successes_resolve([claim for claim, _ in delivered], owned)
     return len(delivered) + len(failures)
+
+
+def _after_delivery(cursor, delivered: list[tuple[Claim, dict]], rows: dict[int, dict]) -> None:
+    """Run the flows' after-delivery steps and queue what they send next, in this commit."""
+    by_type: dict[str, list[DeliveredView]] = defaultdict(list)
+    for claim, detail in delivered:
+        row = rows[claim.transaction_id]
+        by_type[row["document_type"]].append(
+            DeliveredView(
+                transaction_id=claim.transaction_id,
+                connector_id=row["connector_id"],
+                document_type=row["document_type"],
+                document_id=row["document_id"],
+                revision=row["revision"],
+                reference=detail["reference"],
+                correlation_id=row["correlation_id"],
+            )
+        )
+    derived = []
+    for document_type, views in by_type.items():
+        handler = after_delivery_for(document_type)
+        if handler is None:
+            continue
+        by_id = {view.transaction_id: view for view in views}
+        for parent_id, delivery in handler(views):
+            derived.append(Derived(parent_id, by_id[parent_id].correlation_id, delivery))
+    if not derived:
+        return
+    outcome = derived_insert(cursor, derived, connector_of_parent={})
+    events_insert(
+        cursor,
+        [
+            EventRow(
+                derived_id,
+                TransactionEventKindChoices.ROUTED,
+                message="Queued for delivery.",
+                detail={"from_transaction_id": parent_id},
+            )
+            for derived_id, parent_id in outcome.new_outbound
+        ],
+    )
+    for parent_id, error in outcome.conflicts.items():
+        # The posting itself went through; what it should have caused is refused. The
+        # posting's record says so, and the conflict is left to a person (it is in the log
+        # of the posting and raised as an exception on it).
+        exceptions_open(
+            [
+                ExceptionSpec(
+                    code=error.code,
+                    summary=error.message,
+                    transaction_id=parent_id,
+                    root_cause_key=error.root_cause_key,
+                    details=error.details,
+                )
+            ]
+        )
+    if outcome.new_outbound:
+        transaction.on_commit(lambda: doorbell.ring(WorkStageChoices.DELIVER))
 
 
 def _send(transport, row: dict, timeout: float):
@@ -93,6 +163,9 @@ def _send(transport, row: dict, timeout: float):
         idempotency_key=row["idempotency_key"],
         correlation_id=row["correlation_id"],
         document_type=row["document_type"],
+        content_type=CONTENT_TYPES.get(row["format"], "application/octet-stream"),
+        document_id=row["document_id"],
+        format=row["format"],
     )
     try:
         return transport.send(request, timeout=timeout)

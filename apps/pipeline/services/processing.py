@@ -1,11 +1,9 @@
 """The process stage: parse and map received messages, index their keys, queue deliveries."""
 
-import hashlib
 import json
 import logging
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from django.db import connection, transaction
 
@@ -14,12 +12,12 @@ from apps.core.errors import HubError
 from apps.exceptions.catalogue import codes
 from apps.pipeline import doorbell
 from apps.pipeline.choices import (
-    DirectionChoices,
     TransactionEventKindChoices,
     TransactionStatusChoices,
     WorkStageChoices,
 )
-from apps.pipeline.processors import InboundView, Processed, processor_for
+from apps.pipeline.processors import Applied, InboundView, Processed, processor_for
+from apps.pipeline.services.derived import Derived, derived_insert
 from apps.pipeline.services.outcomes import (
     Failure,
     RetryPolicy,
@@ -27,6 +25,7 @@ from apps.pipeline.services.outcomes import (
     poison_failures,
     successes_resolve,
 )
+from apps.pipeline.services.wake import transactions_wake
 from apps.pipeline.services.work import (
     Claim,
     EventRow,
@@ -97,32 +96,104 @@ def process_claims(claims: Sequence[Claim]) -> int:
         events_insert(cursor, reclaim_events(claims))
         owned = work_lock_owned(cursor, [claim for claim, _ in done])
         done = [(claim, result) for claim, result in done if claim.transaction_id in owned]
-        queue = _queue_deliveries(cursor, done, rows)
+        applied: dict[int, Applied] = {}
+        kept: list[tuple[Claim, Processed]] = []
+        for claim, result in done:
+            outcome = _apply(claim, result)
+            if isinstance(outcome, HubError):
+                failures.append(failure(claim, outcome))
+                continue
+            applied[claim.transaction_id] = outcome
+            kept.append((claim, result))
+        done = kept
+        derived = [
+            Derived(claim.transaction_id, rows[claim.transaction_id]["correlation_id"], item)
+            for claim, result in done
+            for item in [
+                *result.children,
+                *result.deliveries,
+                *applied.get(claim.transaction_id, NOTHING).deliveries,
+            ]
+        ]
+        outcome = derived_insert(
+            cursor,
+            derived,
+            connector_of_parent={i: row["connector_id"] for i, row in rows.items()},
+        )
         for claim, _ in done:
-            if claim.transaction_id in queue.conflicts:
-                failures.append(failure(claim, queue.conflicts[claim.transaction_id]))
-        done = [(claim, r) for claim, r in done if claim.transaction_id not in queue.conflicts]
-        work_finish(cursor, [claim for claim, _ in done])
-        _record_processed(cursor, done, queue)
+            if claim.transaction_id in outcome.conflicts:
+                failures.append(failure(claim, outcome.conflicts[claim.transaction_id]))
+        done = [(c, r) for c, r in done if c.transaction_id not in outcome.conflicts]
+        for claim, _ in done:
+            error = applied.get(claim.transaction_id, NOTHING).error
+            if error is not None:
+                failures.append(failure(claim, error))
+        succeeded = [
+            (c, r) for c, r in done if applied.get(c.transaction_id, NOTHING).error is None
+        ]
+        work_finish(cursor, [claim for claim, _ in succeeded])
+        _record_processed(cursor, done, applied, outcome)
         failures_record(cursor, failures)
-        successes_resolve([claim for claim, _ in done], owned)
-        if queue.new:
+        successes_resolve([claim for claim, _ in succeeded], owned)
+        woken = [i for a in applied.values() for i in a.wake]
+        if woken:
+            transactions_wake(cursor, woken, reason="What it was waiting for has arrived.")
+        if outcome.new_outbound:
             transaction.on_commit(lambda: doorbell.ring(WorkStageChoices.DELIVER))
+        if outcome.new_inbound or woken:
+            transaction.on_commit(lambda: doorbell.ring(WorkStageChoices.PROCESS))
     return len(done) + len(failures)
 
 
-def _record_processed(cursor, done: list[tuple[Claim, Processed]], queue: "Queued") -> None:
-    """Write the outcome of successful processing."""
+NOTHING = Applied()
+
+
+def _apply(claim: Claim, result: Processed) -> Applied | HubError:
+    """Run the flow's business step in a savepoint: on error its writes are undone alone."""
+    if result.apply is None:
+        return NOTHING
+    try:
+        with transaction.atomic():
+            return result.apply()
+    except HubError as error:
+        return error
+    except Exception as error:
+        logger.error(
+            "the business step of transaction %s failed unexpectedly with %s\n%s",
+            claim.transaction_id,
+            type(error).__name__,
+            "".join(traceback.format_tb(error.__traceback__)),
+        )
+        return HubError("PROCESSING_ERROR", type(error).__name__, transient=True)
+
+
+def _record_processed(
+    cursor, done: list[tuple[Claim, Processed]], applied: dict[int, Applied], outcome
+) -> None:
+    """Write the outcome of successful processing (a business error still keeps the parse:
+    canonical document and keys are stored, the status comes from failures_record)."""
     if not done:
         return
+    statuses = []
+    for claim, _ in done:
+        step = applied.get(claim.transaction_id, NOTHING)
+        if step.error is not None:
+            statuses.append(None)  # failures_record sets it
+        elif step.waiting:
+            statuses.append(TransactionStatusChoices.WAITING)
+        else:
+            statuses.append(TransactionStatusChoices.COMPLETED)
     cursor.execute(
         """
         UPDATE pipeline_transaction t
-        SET status = %s, canonical = u.canonical, document_id = u.document_id,
-            revision = u.revision, attempts = t.attempts + 1, last_error_code = '',
-            last_error = '', completed_at = now(), updated_at = now()
-        FROM unnest(%s::bigint[], %s::jsonb[], %s::varchar[], %s::int[])
-             AS u(id, canonical, document_id, revision)
+        SET status = coalesce(u.status, t.status), canonical = u.canonical,
+            document_id = u.document_id, revision = u.revision,
+            attempts = t.attempts + CASE WHEN u.status IS NULL THEN 0 ELSE 1 END,
+            last_error_code = CASE WHEN u.status IS NULL THEN t.last_error_code ELSE '' END,
+            last_error = CASE WHEN u.status IS NULL THEN t.last_error ELSE '' END,
+            completed_at = CASE WHEN u.status = %s THEN now() END, updated_at = now()
+        FROM unnest(%s::bigint[], %s::jsonb[], %s::varchar[], %s::int[], %s::varchar[])
+             AS u(id, canonical, document_id, revision, status)
         WHERE t.id = u.id
         """,
         [
@@ -131,143 +202,80 @@ def _record_processed(cursor, done: list[tuple[Claim, Processed]], queue: "Queue
             [json.dumps(result.canonical) for _, result in done],
             [result.document_id for _, result in done],
             [result.revision for _, result in done],
+            statuses,
         ],
     )
-    keys = [(claim.transaction_id, kind, value) for claim, r in done for kind, value in r.keys]
+    keys = [
+        (claim.transaction_id, kind, value[:200])
+        for claim, r in done
+        for kind, value in [*r.keys, *applied.get(claim.transaction_id, NOTHING).keys]
+    ]
     if keys:
+        # A replay processes the message again: its keys are written afresh, not twice.
+        cursor.execute(
+            "DELETE FROM pipeline_transactionkey WHERE transaction_id = ANY(%s)",
+            [[claim.transaction_id for claim, _ in done]],
+        )
         cursor.execute(
             "INSERT INTO pipeline_transactionkey (transaction_id, kind, value) "
             "SELECT * FROM unnest(%s::bigint[], %s::varchar[], %s::varchar[])",
             [[k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]],
         )
-    events = [
-        EventRow(
-            claim.transaction_id,
-            TransactionEventKindChoices.PROCESSED,
-            message=f"Processed as {result.canonical.get('document_type', '')}; "
-            f"{len(result.deliveries)} delivery(ies).",
-            detail={"document_id": result.document_id, "revision": result.revision},
-            actor_id=claim.actor_id,
+    events = []
+    for claim, result in done:
+        step = applied.get(claim.transaction_id, NOTHING)
+        derived = len(result.deliveries) + len(step.deliveries)
+        message = step.message or (
+            f"Processed as {result.canonical.get('document_type', '')}; "
+            f"{derived} delivery(ies)"
+            + (f", {len(result.children)} document(s) split out" if result.children else "")
+            + "."
         )
-        for claim, result in done
-    ]
+        events.append(
+            EventRow(
+                claim.transaction_id,
+                TransactionEventKindChoices.PROCESSED,
+                message=message,
+                detail={"document_id": result.document_id, "revision": result.revision},
+                actor_id=claim.actor_id,
+            )
+        )
+        if step.waiting and step.error is None:
+            events.append(
+                EventRow(
+                    claim.transaction_id,
+                    TransactionEventKindChoices.WAITING,
+                    message=step.waiting,
+                    actor_id=claim.actor_id,
+                )
+            )
     events += [
         EventRow(
-            outbound_id,
+            derived_id,
             TransactionEventKindChoices.ROUTED,
             message="Queued for delivery.",
-            detail={"from_transaction_id": claim.transaction_id},
+            detail={"from_transaction_id": parent_id},
         )
-        for outbound_id, claim in queue.new
+        for derived_id, parent_id in outcome.new_outbound
     ]
     events += [
         EventRow(
-            outbound_id,
+            derived_id,
+            TransactionEventKindChoices.RECEIVED,
+            message="Split out of its batch.",
+            detail={"batch_transaction_id": parent_id},
+        )
+        for derived_id, parent_id in outcome.new_inbound
+    ]
+    events += [
+        EventRow(
+            derived_id,
             TransactionEventKindChoices.DUPLICATE_SUPPRESSED,
             code=codes.DUPLICATE_MESSAGE,
-            message="This document revision was already queued for this target with the same "
-            "content; it is not posted twice.",
-            detail={"from_transaction_id": claim.transaction_id},
+            message="The same document with the same content came before; it is not "
+            "processed or posted twice.",
+            detail={"from_transaction_id": parent_id},
         )
-        for outbound_id, claim in queue.duplicates
+        for derived_id, parent_id in outcome.duplicates
     ]
     events_insert(cursor, events)
-
-
-@dataclass
-class Queued:
-    """What queueing deliveries did: new postings, same-content duplicates, and conflicts
-    (same target, document and revision with other content), keyed by inbound id."""
-
-    new: list[tuple[int, Claim]] = field(default_factory=list)
-    duplicates: list[tuple[int, Claim]] = field(default_factory=list)
-    conflicts: dict[int, HubError] = field(default_factory=dict)
-
-
-# Outbound postings and their work items in one statement. ON CONFLICT on the idempotency key
-# (target, document, revision) is what makes "deliver once" hold across replays and resends.
-_QUEUE_DELIVERIES_SQL = f"""
-    WITH d AS (
-        SELECT * FROM unnest(
-            %s::bigint[], %s::varchar[], %s::varchar[], %s::varchar[], %s::int[],
-            %s::bytea[], %s::varchar[], %s::bigint[], %s::varchar[]
-        ) AS d(connector_id, idempotency_key, document_type, document_id, revision, body,
-               sha, parent_id, correlation_id)
-    ), tx AS (
-        INSERT INTO pipeline_transaction (
-            connector_id, direction, format, document_type, status, idempotency_key,
-            content_sha256, raw, raw_size, correlation_id, document_id, revision, parent_id,
-            attempts, last_error_code, last_error, metadata, received_at, updated_at
-        )
-        SELECT connector_id, '{DirectionChoices.OUTBOUND}', 'json', document_type,
-               '{TransactionStatusChoices.QUEUED}', idempotency_key, sha, body,
-               length(body), correlation_id, document_id, revision, parent_id, 0, '', '',
-               '{{}}'::jsonb, now(), now()
-        FROM d
-        ON CONFLICT (idempotency_key) DO NOTHING
-        RETURNING id, connector_id, idempotency_key
-    ), work AS (
-        INSERT INTO pipeline_workitem (
-            transaction_id, stage, connector_id, available_at, lease_owner, open_claims,
-            created_at
-        )
-        SELECT id, '{WorkStageChoices.DELIVER}', connector_id, now(), '', 0, now() FROM tx
-    )
-    SELECT id, idempotency_key FROM tx
-    """  # noqa: S608 (only code constants are interpolated)
-
-
-def _queue_deliveries(cursor, done: list[tuple[Claim, Processed]], rows: dict[int, dict]) -> Queued:
-    """Insert outbound transactions and their work items, once per idempotency key.
-
-    A key that exists already is a duplicate when its content is the same, and a conflict
-    when it is not: a changed document must come with a new revision, never be dropped.
-    """
-    deliveries = [(claim, d) for claim, result in done for d in result.deliveries]
-    queued = Queued()
-    if not deliveries:
-        return queued
-    shas = [hashlib.sha256(d.body).hexdigest() for _, d in deliveries]
-    cursor.execute(
-        _QUEUE_DELIVERIES_SQL,
-        [
-            [d.connector_id for _, d in deliveries],
-            [d.idempotency_key for _, d in deliveries],
-            [d.document_type for _, d in deliveries],
-            [d.document_id for _, d in deliveries],
-            [d.revision for _, d in deliveries],
-            [d.body for _, d in deliveries],
-            shas,
-            [claim.transaction_id for claim, _ in deliveries],
-            [rows[claim.transaction_id]["correlation_id"] for claim, _ in deliveries],
-        ],
-    )
-    inserted = {key: tx_id for tx_id, key in cursor.fetchall()}
-    stored: dict[str, tuple[int, str]] = {}  # key -> (outbound id, content sha256)
-    missing = list({d.idempotency_key for _, d in deliveries} - set(inserted))
-    if missing:
-        cursor.execute(
-            "SELECT idempotency_key, id, content_sha256 FROM pipeline_transaction "
-            "WHERE idempotency_key = ANY(%s)",
-            [missing],
-        )
-        stored = {key: (tx_id, sha) for key, tx_id, sha in cursor.fetchall()}
-    for (claim, delivery), sha in zip(deliveries, shas, strict=True):
-        key = delivery.idempotency_key
-        if key in inserted and key not in stored:
-            queued.new.append((inserted[key], claim))
-            stored[key] = (inserted[key], sha)  # a repeat later in this batch compares to it
-            continue
-        outbound_id, stored_sha = stored[key]
-        if stored_sha == sha:
-            queued.duplicates.append((outbound_id, claim))
-        else:
-            queued.conflicts[claim.transaction_id] = HubError(
-                codes.DUPLICATE_DIFFERENT_CONTENT,
-                f"{delivery.document_type} {delivery.document_id} revision {delivery.revision} "
-                f"was already sent to this target (transaction {outbound_id}) with other "
-                "content; a changed document needs a new revision.",
-                root_cause_key=f"document:{delivery.document_type}:{delivery.document_id}",
-                details={"outbound_transaction_id": outbound_id},
-            )
-    return queued

@@ -108,6 +108,8 @@ _CLAIMED_COLUMNS = frozenset(
         "correlation_id",
         "attempts",
         "idempotency_key",
+        "document_id",
+        "revision",
     }
 )
 

@@ -1,0 +1,1 @@
+"""Procure-to-pay services: purchase orders, acknowledgments, shipments, receipts, invoices."""
