@@ -272,6 +272,7 @@ def start(args: argparse.Namespace) -> int:
             say(f"the web server did not come up; see {VAR / 'log' / 'web.log'}")
             return 1
         supervisor.spawn("traffic", [PYTHON, "manage.py", "sandbox_traffic"])
+        supervisor.spawn("supplier", [PYTHON, "manage.py", "sandbox_supplier"])
 
         print(
             f"\nHubConsole is running at http://127.0.0.1:{port}/\n"

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "apps.masterdata",
     "apps.p2p",
     "apps.console",
+    "apps.edi",
     # The simulated ERP/billing/supplier systems. Installed so their tables migrate with the
     # rest, but served only by the sandbox process and only when HUBCONSOLE_SANDBOX_ENABLED.
     "apps.sandbox",

@@ -2,7 +2,7 @@
 
 from django.db import models
 
-from apps.sandbox.choices import FaultModeChoices
+from apps.sandbox.choices import ErpDocumentKindChoices, FaultModeChoices
 
 
 class SandboxPosting(models.Model):
@@ -41,3 +41,34 @@ class SandboxFault(models.Model):
 
     def __str__(self) -> str:
         return f"{self.mode} on {self.target}"
+
+
+class SandboxErpDocument(models.Model):
+    """A document the simulated ERP accepted: a purchase order, goods receipt or AP voucher.
+
+    Once per idempotency key, and once per document number and revision, as a real ERP would.
+    """
+
+    kind = models.CharField(max_length=20, choices=ErpDocumentKindChoices.choices)
+    number = models.CharField(max_length=100)
+    revision = models.PositiveIntegerField(default=1)
+    idempotency_key = models.CharField(max_length=300)
+    body_sha256 = models.CharField(max_length=64)
+    body = models.JSONField()
+    # Not unique: it is derived from the primary key right after the insert.
+    erp_id = models.CharField(max_length=40, db_index=True)
+    replays = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "idempotency_key"], name="sandbox_erp_document_key_once"
+            ),
+            models.UniqueConstraint(
+                fields=["kind", "number", "revision"], name="sandbox_erp_document_number_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.number} ({self.erp_id})"

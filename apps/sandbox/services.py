@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -30,11 +31,12 @@ class KeyReused(Exception):
     """The idempotency key was used before with a different body."""
 
 
-def fault_take(*, target: str) -> Fault | None:
+def fault_take(*, target: str, also: Sequence[str] = ()) -> Fault | None:
     """Consume one injection of the oldest active fault for ``target``, if any.
 
-    One statement in autocommit: the row lock serialises concurrent requests, so "the next N
-    requests" means exactly N.
+    ``also`` names narrower targets that match too (the ERP's ``erp-receipts`` besides
+    ``erp``). One statement in autocommit: the row lock serialises concurrent requests, so
+    "the next N requests" means exactly N.
     """
     with connection.cursor() as cursor:
         cursor.execute(
@@ -42,7 +44,7 @@ def fault_take(*, target: str) -> Fault | None:
             UPDATE sandbox_sandboxfault SET remaining = remaining - 1
             WHERE id = (
                 SELECT id FROM sandbox_sandboxfault
-                WHERE (target = %s OR target = '*')
+                WHERE (target = ANY(%s) OR target = '*')
                   AND (remaining IS NULL OR remaining > 0)
                   AND (active_until IS NULL OR active_until > now())
                 ORDER BY id LIMIT 1
@@ -50,7 +52,7 @@ def fault_take(*, target: str) -> Fault | None:
             )
             RETURNING mode, status, retry_after, latency_ms
             """,
-            [target],
+            [[target, *also]],
         )
         row = cursor.fetchone()
     return Fault(*row) if row else None

@@ -2,12 +2,14 @@
 
 import json
 import time
+from collections.abc import Callable
 
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from apps.sandbox.choices import FaultModeChoices
+from apps.sandbox.erp import ErpRejected, erp_document_list, erp_document_post
 from apps.sandbox.services import (
     KeyReused,
     fault_add,
@@ -18,14 +20,74 @@ from apps.sandbox.services import (
 )
 
 
-def _error(status: int, message: str, **headers) -> JsonResponse:
-    response = JsonResponse({"error": {"message": message}}, status=status)
+def _error(
+    status: int, message: str, *, code: str = "", field: str = "", **headers
+) -> JsonResponse:
+    error = {"code": code, "message": message, "field": field} if code else {"message": message}
+    response = JsonResponse({"error": error}, status=status)
     for name, value in headers.items():
         response[name] = value
     return response
 
 
+def _with_faults(target: str, answer: Callable[[], HttpResponse], *, also=()) -> HttpResponse:
+    """Answer through the next injected fault of ``target``, if one is active.
+
+    ``answer`` is the target's normal processing; timeout and lose_answer run it (the work is
+    committed) and then withhold the answer, the others answer instead of it or delay it.
+    """
+    fault = fault_take(target=target, also=also)
+    if fault is None:
+        return answer()
+    if fault.mode == FaultModeChoices.LATENCY:
+        time.sleep(fault.latency_ms / 1000)
+    elif fault.mode == FaultModeChoices.STATUS:
+        headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after else {}
+        return _error(fault.status, f"Injected {fault.status}.", **headers)
+    elif fault.mode == FaultModeChoices.REJECT:
+        return _error(
+            422,
+            "Injected business rejection: the document failed validation.",
+            code="INJECTED_REJECTION",
+        )
+    elif fault.mode == FaultModeChoices.TIMEOUT:
+        response = answer()
+        time.sleep(fault.latency_ms / 1000)
+        return response
+    elif fault.mode == FaultModeChoices.LOSE_ANSWER:
+        answer()
+        return _error(502, "Injected: the posting was stored but the answer was lost.")
+    return answer()
+
+
+class _BadRequest(Exception):
+    """The request cannot be read (HTTP 400); the message says why."""
+
+
+def _json_request(request) -> tuple[str, dict]:
+    """The Idempotency-Key and the JSON object body of a posting."""
+    key = request.headers.get("Idempotency-Key", "")
+    if not key:
+        raise _BadRequest("The Idempotency-Key header is required.")
+    if len(key) > 300:
+        raise _BadRequest("The Idempotency-Key header is longer than 300 characters.")
+    try:
+        body = json.loads(request.body)
+    except ValueError:
+        raise _BadRequest("The body is not JSON.") from None
+    if not isinstance(body, dict):
+        raise _BadRequest("The body must be a JSON object.")
+    return key, body
+
+
 def _accept(target: str, key: str, body: dict) -> JsonResponse:
+    reason = (
+        (body.get("data") or {}).get("reject_reason")
+        if isinstance(body.get("data"), dict)
+        else None
+    )
+    if reason:
+        return _error(422, f"Rejected: {reason}")
     try:
         accepted = posting_accept(target=target, idempotency_key=key, body=body)
     except KeyReused as error:
@@ -42,41 +104,38 @@ def _accept(target: str, key: str, body: dict) -> JsonResponse:
 def documents(request, target: str):
     if request.method == "GET":
         return JsonResponse(postings_summary(target=target))
-    key = request.headers.get("Idempotency-Key", "")
-    if not key:
-        return _error(400, "The Idempotency-Key header is required.")
     try:
-        body = json.loads(request.body)
-    except ValueError:
-        return _error(400, "The body is not JSON.")
-    if not isinstance(body, dict):
-        return _error(400, "The body must be a JSON object.")
+        key, body = _json_request(request)
+    except _BadRequest as error:
+        return _error(400, str(error))
+    return _with_faults(target, lambda: _accept(target, key, body))
 
-    fault = fault_take(target=target)
-    if fault is not None:
-        if fault.mode == FaultModeChoices.LATENCY:
-            time.sleep(fault.latency_ms / 1000)
-        elif fault.mode == FaultModeChoices.STATUS:
-            headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after else {}
-            return _error(fault.status, f"Injected {fault.status}.", **headers)
-        elif fault.mode == FaultModeChoices.REJECT:
-            return _error(422, "Injected business rejection: the document failed validation.")
-        elif fault.mode == FaultModeChoices.TIMEOUT:
-            response = _accept(target, key, body)
-            time.sleep(fault.latency_ms / 1000)
-            return response
-        elif fault.mode == FaultModeChoices.LOSE_ANSWER:
-            _accept(target, key, body)
-            return _error(502, "Injected: the posting was stored but the answer was lost.")
 
-    reason = (
-        (body.get("data") or {}).get("reject_reason")
-        if isinstance(body.get("data"), dict)
-        else None
+def _erp_post(kind: str, key: str, body: dict) -> JsonResponse:
+    try:
+        answer = erp_document_post(kind=kind, idempotency_key=key, body=body)
+    except ErpRejected as rejection:
+        return _error(422, rejection.message, code=rejection.code, field=rejection.field)
+    response = JsonResponse(
+        {"id": answer.erp_id, "status": answer.status}, status=200 if answer.replayed else 201
     )
-    if reason:
-        return _error(422, f"Rejected: {reason}")
-    return _accept(target, key, body)
+    response["Idempotent-Replayed"] = "true" if answer.replayed else "false"
+    return response
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def erp_documents(request, kind: str, resource: str):
+    """The ERP's REST resources; faults for ``erp`` (or ``erp-<resource>``) apply to them."""
+    if request.method == "GET":
+        number = request.GET.get("number", "")
+        documents_ = erp_document_list(kind=kind, number=number)
+        return JsonResponse({"kind": kind, "count": len(documents_), "documents": documents_})
+    try:
+        key, body = _json_request(request)
+    except _BadRequest as error:
+        return _error(400, str(error))
+    return _with_faults("erp", lambda: _erp_post(kind, key, body), also=[f"erp-{resource}"])
 
 
 @csrf_exempt
