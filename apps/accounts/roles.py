@@ -52,6 +52,21 @@ _VIEW = _MASTERDATA_VIEW | frozenset(
         "connectors.view_connector",
         "connectors.view_connectorrun",
         "connectors.view_connectorstate",
+        "edi.view_tradingpartner",
+    }
+    | {
+        f"p2p.view_{model}"
+        for model in (
+            "purchaseorder",
+            "purchaseorderline",
+            "shipnotice",
+            "shipnoticeline",
+            "receipt",
+            "receiptline",
+            "invoice",
+            "invoiceline",
+            "apvoucher",
+        )
     }
 )
 _WORK = _VIEW | {"exceptions.change_businessexception", "accounts.replay"}
@@ -73,6 +88,8 @@ INTEGRATION_ENGINEER = Role(
         "accounts.administer_connectors",
         "connectors.add_connector",
         "connectors.change_connector",
+        "edi.add_tradingpartner",
+        "edi.change_tradingpartner",
         "exceptions.change_exceptioncode",
     },
     staff=True,

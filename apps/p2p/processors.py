@@ -7,8 +7,13 @@ finishes the transaction. Connector settings route the results: ``erp_orders``,
 ``source_system`` the external system whose codes the messages use (default PROCUREMENT).
 """
 
+from django.utils import timezone
+
 from apps.core.errors import HubError
+from apps.exceptions.catalogue import codes
+from apps.masterdata.lookup import LookupKey
 from apps.p2p import canonical as doc
+from apps.p2p.edi import ORDER_850, order_to_supplier, read_supplier_document
 from apps.p2p.formats import (
     FormatError,
     purchase_order_from_json,
@@ -16,8 +21,8 @@ from apps.p2p.formats import (
     receipts_from_csv,
 )
 from apps.p2p.services import orders, receipts
-from apps.p2p.services.common import json_body
-from apps.p2p.services.invoices import ERP_VOUCHER, vouchers_posted
+from apps.p2p.services.common import json_body, resolve_all
+from apps.p2p.services.invoices import ERP_VOUCHER, invoice_apply, vouchers_posted
 from apps.pipeline.processors import (
     Child,
     DeliveredView,
@@ -99,9 +104,85 @@ def receipt(view: InboundView) -> Processed:
     return Processed(_canonical(parsed, view), parsed.receipt_id, 1, keys, apply=apply)
 
 
+@register(doc.PO_ACKNOWLEDGMENT)
+def po_acknowledgment(view: InboundView) -> Processed:
+    """A supplier's 855."""
+    ack, _, _ = read_supplier_document(view.raw)
+
+    def apply():
+        return orders.acknowledgment_apply(ack)
+
+    return Processed(
+        _canonical(ack, view), ack.document_id, 1, [("po_number", ack.po_number)], apply=apply
+    )
+
+
+@register(doc.SHIP_NOTICE)
+def ship_notice(view: InboundView) -> Processed:
+    """A supplier's 856."""
+    asn, supplier_id, supplier_code = read_supplier_document(view.raw)
+
+    def apply():
+        return orders.ship_notice_apply(
+            asn, supplier_id=supplier_id, transaction_id=view.transaction_id
+        )
+
+    keys = [("shipment_id", asn.shipment_id), ("supplier", supplier_code)]
+    return Processed(_canonical(asn, view), asn.shipment_id, 1, keys, apply=apply)
+
+
+@register(doc.INVOICE)
+def invoice(view: InboundView) -> Processed:
+    """A supplier's 810 (or an invoice as JSON in canonical form, from a scanning channel)."""
+    if view.format == "x12":
+        parsed, supplier_id, supplier_code = read_supplier_document(view.raw)
+    else:
+        parsed, supplier_id, supplier_code = _json_invoice(view)
+
+    def apply():
+        return invoice_apply(
+            parsed,
+            supplier_id=supplier_id,
+            supplier_code=supplier_code,
+            transaction_id=view.transaction_id,
+            correlation_id=view.correlation_id,
+            channel=view.connector_slug,
+            settings=view.connector_settings,
+        )
+
+    keys = [("invoice_number", parsed.invoice_number), ("po_number", parsed.po_number)]
+    return Processed(_canonical(parsed, view), parsed.invoice_number, 1, keys, apply=apply)
+
+
+def _json_invoice(view: InboundView):
+    document = json_document(view.raw)
+    try:
+        parsed = doc.Invoice.from_dict(document)
+    except (TypeError, ValueError, ArithmeticError, AttributeError) as error:
+        raise HubError(codes.SCHEMA_INVALID, f"Not a canonical invoice: {error}") from None
+    supplier = next((p.code for p in parsed.parties if p.role == "supplier"), "")
+    if not parsed.invoice_number or not parsed.po_number or not supplier or not parsed.lines:
+        raise HubError(
+            codes.SCHEMA_INVALID,
+            "An invoice needs invoice_number, po_number, a supplier party with a code, and lines.",
+        )
+    system = view.connector_settings.get("source_system", DEFAULT_SOURCE_SYSTEM)
+    key = LookupKey(system, "supplier", supplier)
+    on = parsed.invoice_date or timezone.localdate()
+    resolved = resolve_all([key], on=on)[key]
+    return parsed, resolved.record_id, resolved.code
+
+
 @register_after_delivery(orders.ERP_ORDER)
 def purchase_orders_created(views: list[DeliveredView]):
-    return orders.purchase_orders_in_erp(views)
+    """The ERP has the orders: suppliers that trade by EDI get their 850."""
+    return orders.purchase_orders_in_erp(views, order_to_supplier=order_to_supplier)
+
+
+@register_after_delivery(ORDER_850)
+def purchase_orders_sent(views: list[DeliveredView]):
+    orders.purchase_orders_sent([view.document_id for view in views])
+    return []
 
 
 @register_after_delivery(ERP_VOUCHER)

@@ -34,6 +34,7 @@ class InboundView:
     document_type: str
     raw: bytes
     correlation_id: str
+    connector_slug: str = ""
 
 
 @dataclass(frozen=True)

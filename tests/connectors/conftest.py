@@ -78,23 +78,3 @@ def inbox(tmp_path) -> Path:
     folder = tmp_path / "inbox"
     folder.mkdir()
     return folder
-
-
-# A real SFTP server (the sandbox's asyncssh server on a free port) for pickup and delivery.
-USERNAME = "partner"
-PASSWORD = "sftp-pass-42"
-PASSWORD_ENV = "HUBCONSOLE_SECRET_TEST_SFTP_PASSWORD"
-
-
-@pytest.fixture
-def sftp_server(tmp_path):
-    from apps.sandbox.sftp import start_in_thread
-
-    root = tmp_path / "sftp"
-    (root / "outbox").mkdir(parents=True)
-    server = start_in_thread(
-        root=root, username=USERNAME, password=PASSWORD, key_path=tmp_path / "hostkey"
-    )
-    server.root = root
-    yield server
-    server.stop()

@@ -11,14 +11,8 @@ from apps.connectors.choices import ConnectorKindChoices, ConnectorRunStatusChoi
 from apps.connectors.models import Connector, ConnectorRun
 from apps.connectors.pickup import connector_pickup
 from apps.pipeline.models import Transaction
-from tests.conftest import free_port
-from tests.connectors.conftest import (
-    PASSWORD,
-    PASSWORD_ENV,
-    USERNAME,
-    assert_nothing_stored,
-    drop_file,
-)
+from tests.conftest import PASSWORD, PASSWORD_ENV, USERNAME, free_port
+from tests.connectors.conftest import assert_nothing_stored, drop_file
 
 DOC = json.dumps({"id": "ASN-1", "lines": 3}).encode()
 

@@ -6,7 +6,7 @@ import pytest
 from apps.connectors.choices import ConnectorKindChoices
 from apps.connectors.models import Connector
 from apps.connectors.transports import OutboundRequest, TransportError, transport_for
-from tests.connectors.conftest import PASSWORD, PASSWORD_ENV, USERNAME
+from tests.conftest import PASSWORD, PASSWORD_ENV, USERNAME
 
 BODY = b"ISA*00*          *00*          *ZZ*HUBCONSOLE     *ZZ*ACME           *~"
 

@@ -30,6 +30,7 @@ from .maps.asn856 import ship_notice_from_856
 from .maps.invoice810 import invoice_from_810
 from .reader import decode_text
 from .segments import Segment, Separators
+from .standalone import standalone
 from .writer import (
     OutboundEnvelope,
     format_segment,
@@ -66,6 +67,7 @@ __all__ = [
     "read_interchange",
     "read_interchanges",
     "ship_notice_from_856",
+    "standalone",
     "to_canonical",
     "transaction_set",
     "write_interchange",

@@ -1,6 +1,7 @@
 """Purchase orders: checked against master data, created in the ERP, sent to the supplier,
 then acknowledged (855) and shipped (856) by the supplier."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -217,8 +218,12 @@ def purchase_order_accept(
 # --- After the ERP and the supplier took it -----------------------------------------------------
 
 
-def purchase_orders_in_erp(deliveries: list) -> list[tuple[int, Delivery]]:
-    """The ERP created these orders: remember the ERP's reference for each."""
+def purchase_orders_in_erp(
+    deliveries: list, *, order_to_supplier: Callable[[PurchaseOrder], Delivery | None]
+) -> list[tuple[int, Delivery]]:
+    """The ERP created these orders: remember its reference and send each to its supplier
+    (``order_to_supplier`` gives the posting, or None when the ERP sends it itself)."""
+    follow_ups = []
     for view in deliveries:
         record = (
             PurchaseOrder.objects.select_for_update().filter(po_number=view.document_id).first()
@@ -229,7 +234,10 @@ def purchase_orders_in_erp(deliveries: list) -> list[tuple[int, Delivery]]:
         if record.status == Status.VALIDATED:
             record.status = Status.IN_ERP
         record.save(update_fields=["erp_reference", "status", "updated_at"])
-    return []
+        delivery = order_to_supplier(record)
+        if delivery is not None:
+            follow_ups.append((view.transaction_id, delivery))
+    return follow_ups
 
 
 def purchase_orders_sent(po_numbers: list[str]) -> None:

@@ -73,6 +73,7 @@ def process_claims(claims: Sequence[Claim]) -> int:
             document_type=row["document_type"],
             raw=bytes(row["raw"]),
             correlation_id=row["correlation_id"],
+            connector_slug=connector.slug,
         )
         try:
             done.append((claim, processor_for(view.document_type)(view)))
