@@ -72,7 +72,7 @@ from apps.masterdata.services import (
 )
 
 SEED = 20261121
-ERP, BILLING, PROCUREMENT = "ERP", "BILLING", "PROCUREMENT"
+ERP, BILLING, PROCUREMENT, X12 = "ERP", "BILLING", "PROCUREMENT", "X12"
 PROPOSER, APPROVER = "erin", "sam"  # the two demo data stewards (maker and checker)
 ITEM_COUNT, IMPLANT_COUNT, CHARGE_CODE_COUNT = 3000, 300, 1500
 # Serialises concurrent runs (two launchers at once) so "insert what is missing" stays exact.
@@ -82,7 +82,11 @@ SYSTEMS = (
     (ERP, "ERP", "General ledger, accounts payable, purchasing, inventory valuation."),
     (BILLING, "Billing", "Hospital billing: chargemaster, charges, claims."),
     (PROCUREMENT, "Procurement SaaS", "Requisitions and purchase orders, supplier portal."),
+    (X12, "X12 trading partners", "Suppliers by interchange id (ISA qualifier:id)."),
 )
+# The suppliers that trade by EDI (distributors, who carry many parts under their own numbers)
+# and their interchange ids; the simulated supplier plays them, HubConsole trades with them.
+EDI_PARTNERS = {"medline": "MEDLINEEDI", "cardinal": "CARDINALEDI", "owens": "OWENSMINOREDI"}
 UNITS = (("EA", "Each", "EACH"), ("BX", "Box", "BOX"), ("CS", "Case", "CASE"))
 UNITS += (("PK", "Pack", "PACK"), ("DZ", "Dozen", "DOZEN"))
 
@@ -1537,6 +1541,13 @@ def _cross_references(plan: NetworkPlan) -> list[XrefSpec]:
         ],
     )
     add(PROCUREMENT, "uom", UnitOfMeasure, [(code, code) for code, *_ in UNITS])
+    # EDI: which supplier each trading partner's interchange id is.
+    add(
+        X12,
+        "supplier",
+        Supplier,
+        [(f"ZZ:{isa_id}", supplier_code(key)) for key, isa_id in EDI_PARTNERS.items()],
+    )
     # Billing: its facility ids, revenue departments and its own chargemaster numbers.
     add(BILLING, "facility", Facility, [(f"F{n}", code) for code, *_, n in FACILITIES])
     add(

@@ -42,6 +42,7 @@ import httpx
 from apps.connectors.signing import SIGNATURE_HEADER, sign
 from apps.sandbox.demo_network import (
     DISTRIBUTORS,
+    EDI_PARTNERS,
     PART_PREFIX,
     SUPPLIER_NUMBER,
     SUPPLIERS,
@@ -53,8 +54,8 @@ logger = logging.getLogger(__name__)
 
 # The demo suppliers that trade by EDI (distributors, who carry many parts under their own
 # numbers), with their interchange ids. HubConsole's side is configured for the same three.
-EDI_SUPPLIERS = ("medline", "cardinal", "owens")
-SUPPLIER_ISA_IDS = {"medline": "MEDLINEEDI", "cardinal": "CARDINALEDI", "owens": "OWENSMINOREDI"}
+EDI_SUPPLIERS = tuple(EDI_PARTNERS)
+SUPPLIER_ISA_IDS = EDI_PARTNERS
 HUBCONSOLE_ISA_ID = "HUBCONSOLE"
 SCENARIO_ENV = "HUBCONSOLE_SANDBOX_SUPPLIER_SCENARIO"
 

@@ -24,8 +24,10 @@ from apps.masterdata.lookup import (
 from apps.sandbox.demo_network import (
     BILLING,
     BLOCKED,
+    EDI_PARTNERS,
     ERP,
     PROCUREMENT,
+    X12,
     demo_network_build,
     demo_network_plan,
     erp_vendor_id,
@@ -115,7 +117,8 @@ def test_network_has_the_promised_shape(network):
     approved = md.CrossReference.objects.filter(status="approved")
     per_system = Counter(approved.values_list("external_system__code", flat=True))
     assert per_system == Counter(spec.system for spec in plan.xrefs)
-    assert set(per_system) == {ERP, BILLING, PROCUREMENT}
+    assert set(per_system) == {ERP, BILLING, PROCUREMENT, X12}
+    assert per_system[X12] == len(EDI_PARTNERS)
     assert per_system[ERP] > 3000
     assert per_system[PROCUREMENT] > 3000
     assert per_system[BILLING] > 1500
