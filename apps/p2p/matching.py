@@ -7,8 +7,9 @@ the comparison is exact to the cent (or to the unit for quantities).
 
 What counts as a variance: an invoice price above the PO price (a lower price is in the
 hospital's favour and passes), more invoiced in total than was received, a line or header
-amount above what the matched quantities at PO prices come to (charges such as freight are
-not on the PO, so they count against the header amount tolerance), and a header tax that differs
+amount above what the matched quantities come to at the accepted price (the invoice's price
+when it is within tolerance, else the PO's; charges such as freight are not on the PO, so they
+count against the header amount tolerance), and a header tax that differs
 from the lines' tax. Credit memos are checked the other way round: they may not credit more
 than was invoiced, at no more than the PO price.
 """
@@ -152,7 +153,13 @@ def match_invoice(lines: list[LineFacts], header: HeaderFacts) -> MatchResult:
         else:
             may_have = line.received - line.invoiced_before
         expected_quantity = min(line.quantity, max(may_have, Decimal(0)))
-        expected_amount = (expected_quantity * line.po_price).quantize(CENT)
+        # A price within tolerance (or below the PO's) is accepted as invoiced, so the line's
+        # amount is expected at that price: one price difference is one variance, not two.
+        price_accepted = line.unit_price <= line.po_price or price_limit.allows(
+            line.po_price, line.unit_price, EXACT_MONEY
+        )
+        accepted_price = line.unit_price if price_accepted else line.po_price
+        expected_amount = (expected_quantity * accepted_price).quantize(CENT)
         expected_lines += expected_amount
         line_tax += line.tax_amount
         row = {
@@ -172,6 +179,8 @@ def match_invoice(lines: list[LineFacts], header: HeaderFacts) -> MatchResult:
             ("amount", amount_limit, expected_amount, line.amount, EXACT_MONEY),
         )
         for measure, limit, expected, actual, exact in checks:
+            if measure == "amount" and row["variances"]:
+                break  # the line's amount is off because its price or quantity is: one cause
             if actual > expected and not limit.allows(expected, actual, exact):
                 variance = _variance("line", measure, line.line_number, expected, actual, limit)
                 result.variances.append(variance)
