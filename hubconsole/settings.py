@@ -170,6 +170,7 @@ CELERY_TASK_ROUTES = {
     "connectors.*": {"queue": "connectors"},
     "pipeline.sweep": {"queue": "maintenance"},
     "pipeline.vacuum_queue": {"queue": "maintenance"},
+    "p2p.reconcile": {"queue": "maintenance"},
 }
 CELERY_BEAT_SCHEDULE = {
     "pipeline-sweep": {
@@ -191,6 +192,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "connectors.pickup_due",
         "schedule": env_float("HUBCONSOLE_PICKUP_SECONDS", 10.0),
         "options": {"expires": 60},
+    },
+    "p2p-reconcile": {
+        "task": "p2p.reconcile",
+        "schedule": env_float("HUBCONSOLE_RECON_SECONDS", 3600.0),
+        "options": {"expires": 600},
     },
 }
 
@@ -308,6 +314,11 @@ HUBCONSOLE = {
     # Largest CSV or Excel file a steward may import into master data.
     "IMPORT_MAX_BYTES": env_int("HUBCONSOLE_IMPORT_MAX_BYTES", 5 * 1024 * 1024, minimum=1024),
     "BASE_URL": env_str("HUBCONSOLE_BASE_URL", "http://127.0.0.1:8000"),
+    # Procure-to-pay reconciliation: days before goods received but not invoiced, an invoice
+    # waiting for its receipt, and an acknowledged PO with nothing shipped become exceptions.
+    "RECON_RECEIPT_DAYS": env_int("HUBCONSOLE_RECON_RECEIPT_DAYS", 14, minimum=1),
+    "RECON_GR_WAIT_DAYS": env_int("HUBCONSOLE_RECON_GR_WAIT_DAYS", 3, minimum=1),
+    "RECON_SHIP_DAYS": env_int("HUBCONSOLE_RECON_SHIP_DAYS", 10, minimum=1),
 }
 # Django refuses larger bodies before any view reads them; webhooks are the largest we take.
 DATA_UPLOAD_MAX_MEMORY_SIZE = HUBCONSOLE["WEBHOOK_MAX_BYTES"]

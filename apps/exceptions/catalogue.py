@@ -241,6 +241,21 @@ CODES = (
         "The requisition exceeds the cost-center budget.",
         "supply_chain",
     ),
+    # Found by the reconciliation jobs (apps/p2p/reconciliation.py). No replay fixes them: the
+    # supplier has to invoice or ship, so people chase, then resolve or ignore.
+    _p2p(
+        "RECEIPT_NOT_INVOICED",
+        "Receipt not invoiced",
+        "Goods were received on a PO but no invoice for them arrived in the allowed days.",
+        actions=_WORK,
+    ),
+    _p2p(
+        "SHIPMENT_OVERDUE",
+        "Shipment overdue",
+        "The supplier acknowledged the PO but nothing shipped or arrived in the allowed days.",
+        "supply_chain",
+        actions=_WORK,
+    ),
     # Usage-to-charge — revenue integrity
     _u2c(
         "USAGE_WITHOUT_CHARGE",
