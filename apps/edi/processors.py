@@ -55,6 +55,7 @@ def interchange(view: InboundView) -> Processed:
                         idempotency_key=natural_key(parsed, group, tx),
                         document_id=getattr(tx.document, "document_id", "")[:120],
                         metadata={"set_id": tx.set_id, "control": tx.control},
+                        fingerprint=tx.raw.strip().encode(),
                     )
                 )
             else:

@@ -69,6 +69,9 @@ class Child:
     idempotency_key: str
     document_id: str = ""
     metadata: dict = field(default_factory=dict)
+    # What decides whether a child sent again is the same: by default its body; an X12 set
+    # resent in a new interchange keeps its control numbers and text but not the ISA date.
+    fingerprint: bytes = b""
 
 
 @dataclass(frozen=True)

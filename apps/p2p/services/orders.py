@@ -260,14 +260,23 @@ def _order_for(po_number: str) -> PurchaseOrder:
 def _line_for(lines: dict[str, PurchaseOrderLine], line: doc.Line) -> PurchaseOrderLine | None:
     """The PO line an incoming line means: by number, else by vendor part or GTIN."""
     number = line.po_line_number or line.line_number
-    if number in lines:
-        return lines[number]
+    candidate = lines.get(number)
+    if candidate is not None and not _names_another_item(line, candidate):
+        return candidate
     for candidate in lines.values():
         if line.item.vendor_part and candidate.vendor_part == line.item.vendor_part:
             return candidate
         if line.item.gtin and candidate.gtin == line.item.gtin:
             return candidate
     return None
+
+
+def _names_another_item(line: doc.Line, po_line: PurchaseOrderLine) -> bool:
+    """Whether the line's own item ids contradict the PO line its number points at."""
+    ids = line.item
+    if ids.vendor_part and po_line.vendor_part and ids.vendor_part != po_line.vendor_part:
+        return True
+    return bool(ids.gtin and po_line.gtin and ids.gtin != po_line.gtin)
 
 
 def acknowledgment_apply(ack: doc.POAcknowledgment) -> Applied:

@@ -118,7 +118,10 @@ def derived_insert(
     if not derived:
         return outcome
     rows = [_row(d, connector_of_parent) for d in derived]
-    shas = [hashlib.sha256(row[5]).hexdigest() for row in rows]
+    shas = [
+        hashlib.sha256(getattr(d.item, "fingerprint", b"") or row[5]).hexdigest()
+        for d, row in zip(derived, rows, strict=True)
+    ]
     cursor.execute(
         _INSERT_SQL,
         [
