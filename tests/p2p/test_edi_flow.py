@@ -226,4 +226,3 @@ def test_the_same_interchange_again_is_not_processed_twice(edi):
     duplicate = Transaction.objects.get(document_type="p2p.po_acknowledgment")
     assert duplicate.events.filter(kind="duplicate_suppressed").exists()
     assert len(acks()) == 1  # its 997 went out the first time
-
