@@ -72,7 +72,7 @@ _VIEW = _MASTERDATA_VIEW | frozenset(
 _WORK = _VIEW | {"exceptions.change_businessexception", "accounts.replay"}
 
 VIEWER = Role("viewer", "Viewer", _VIEW)
-AP_ANALYST = Role("ap_analyst", "AP analyst", _WORK)
+AP_ANALYST = Role("ap_analyst", "AP analyst", _WORK | {"p2p.accept_variance"})
 SUPPLY_CHAIN_ANALYST = Role("supply_chain_analyst", "Supply-chain analyst", _WORK)
 REVENUE_INTEGRITY_ANALYST = Role(
     "revenue_integrity_analyst", "Revenue-integrity analyst", _WORK | {"accounts.view_payload"}

@@ -18,6 +18,7 @@ urlpatterns = [
         name="transaction_replay",
     ),
     path("exceptions/", views.ExceptionListView.as_view(), name="exception_list"),
+    path("exceptions/groups/", views.ExceptionGroupListView.as_view(), name="exception_group_list"),
     path("exceptions/<int:pk>/", views.ExceptionDetailView.as_view(), name="exception_detail"),
     path(
         "exceptions/<int:pk>/action", views.ExceptionActionView.as_view(), name="exception_action"

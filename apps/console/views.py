@@ -22,6 +22,7 @@ from apps.exceptions.models import BusinessException
 from apps.exceptions.selectors import (
     exception_activities,
     exception_get,
+    exception_groups,
     exception_list,
     open_exceptions_by_team,
 )
@@ -31,6 +32,9 @@ from apps.exceptions.services import (
     exception_ignore,
     exception_resolve,
 )
+from apps.p2p.models import Invoice
+from apps.p2p.selectors import invoice_match_context
+from apps.p2p.services.variances import invoice_variance_accept
 from apps.pipeline.filtersets import TransactionFilterSet
 from apps.pipeline.models import Transaction
 from apps.pipeline.selectors import (
@@ -44,6 +48,8 @@ from apps.pipeline.selectors import (
 from apps.pipeline.services import exception_replay, transaction_replay
 
 PAGE_SIZE = 50
+# Codes whose exception screen shows the invoice beside its PO and receipts.
+MATCH_CODES = frozenset({"PRICE_VARIANCE", "QTY_VARIANCE", "AMOUNT_VARIANCE", "TAX_VARIANCE"})
 
 
 class ConsoleView(LoginRequiredMixin, PermissionRequiredMixin, HtmxFragmentMixin, TemplateView):
@@ -146,6 +152,24 @@ class ExceptionListView(ConsoleView):
         }
 
 
+class ExceptionGroupListView(ConsoleView):
+    """Root causes: open exceptions with the same code and missing key as one row each."""
+
+    permission_required = "exceptions.view_businessexception"
+    template_name = "console/exception_groups.html"
+
+    def get_context_data(self, **kwargs):
+        data = self.request.GET.copy()
+        data["status"] = "open"
+        filterset = BusinessExceptionFilterSet(data, queryset=exception_list())
+        return {
+            **super().get_context_data(**kwargs),
+            "filterset": filterset,
+            "groups": exception_groups(filterset.qs),
+            "can_fix_mapping": self.request.user.has_perm("accounts.fix_mapping"),
+        }
+
+
 class ExceptionDetailView(ConsoleView):
     permission_required = "exceptions.view_businessexception"
     template_name = "console/exception_detail.html"
@@ -157,9 +181,13 @@ class ExceptionDetailView(ConsoleView):
             raise Http404("No such exception.") from None
         user = self.request.user
         tx = item.transaction
+        match = None
+        if tx is not None and item.code_id in MATCH_CODES:
+            match = invoice_match_context(transaction_id=tx.pk, user=user)
         return {
             **super().get_context_data(**kwargs),
             "item": item,
+            "match": match,
             "activities": exception_activities(exception_id=item.pk),
             "can_work": user.has_perm("exceptions.change_businessexception") and item.is_open,
             "can_replay": item.is_open
@@ -194,6 +222,19 @@ class ExceptionActionView(LoginRequiredMixin, PermissionRequiredMixin, View):
             elif action == "ignore":
                 exception_ignore(exception_id=pk, actor=request.user, reason=text)
                 messages.success(request, "Ignored.")
+            elif action == "accept_variance":
+                invoice = invoice_variance_accept(
+                    invoice_id=int(request.POST.get("invoice", 0)), actor=request.user, reason=text
+                )
+                exception_comment(
+                    exception_id=pk,
+                    actor=request.user,
+                    text=f"Variance accepted on invoice {invoice.invoice_number}: {text}",
+                )
+                messages.success(
+                    request,
+                    "Variance accepted; the invoice matches again and its voucher goes to the ERP.",
+                )
             elif action == "replay":
                 exception_replay(exception_id=pk, actor=request.user)
                 messages.success(
@@ -201,6 +242,8 @@ class ExceptionActionView(LoginRequiredMixin, PermissionRequiredMixin, View):
                 )
             else:
                 messages.error(request, "Unknown action.")
+        except (Invoice.DoesNotExist, ValueError):
+            messages.error(request, "No such invoice.")
         except HubError as error:
             messages.error(request, error.message)
         return HttpResponseRedirect(reverse("console:exception_detail", args=[pk]))

@@ -1,6 +1,6 @@
 """Exception queries for screens."""
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Min, QuerySet
 
 from apps.exceptions.choices import OPEN_STATUSES
 from apps.exceptions.models import BusinessException, ExceptionActivity
@@ -29,3 +29,47 @@ def open_exceptions_by_team() -> list[dict]:
         .annotate(count=Count("id"))
         .order_by("-count")
     )
+
+
+def exception_groups(queryset: QuerySet[BusinessException], *, limit: int = 200) -> list[dict]:
+    """Open exceptions with the same code and the same missing key, one row per root cause,
+    largest first ("214 invoices blocked: supplier ACME-77 unknown"): one fix for all."""
+    rows = (
+        queryset.filter(status__in=OPEN_STATUSES)
+        .exclude(root_cause_key="")
+        .values("code_id", "code__title", "team__name", "root_cause_key")
+        .annotate(count=Count("id"), oldest=Min("opened_at"), due=Min("due_at"))
+        .order_by("-count", "oldest")[:limit]
+    )
+    groups = [{**row, **root_cause_parts(row["root_cause_key"])} for row in rows]
+    from apps.masterdata.models import ExternalSystem
+
+    systems = dict(
+        ExternalSystem.objects.filter(
+            code__in={g["system"] for g in groups if g["mapping_fix"]}
+        ).values_list("code", "pk")
+    )
+    for group in groups:
+        group["external_system_id"] = systems.get(group.get("system"))
+    return groups
+
+
+def root_cause_parts(key: str) -> dict:
+    """What a root-cause key names: ``supplier:PROCUREMENT:SUP-061`` is an external code with no
+    mapping; ``supplier:ERP:->SUP-10001`` a record with no code in that system; other keys
+    (``po:PO-1``, ``invoice:...``) name a business document."""
+    entity, _, rest = key.partition(":")
+    system, _, code = rest.partition(":")
+    from apps.masterdata.entities import ENTITY_TYPES
+
+    if entity in ENTITY_TYPES and system and code:
+        outbound = code.startswith("->")
+        return {
+            "entity_type": entity,
+            "entity_label": ENTITY_TYPES[entity].label,
+            "system": system,
+            "external_code": "" if outbound else code,
+            "record_code": code[2:] if outbound else "",
+            "mapping_fix": True,
+        }
+    return {"mapping_fix": False}

@@ -1,6 +1,7 @@
 """Procure-to-pay business documents: the current state of each PO, shipment, receipt, invoice
 and AP voucher, built from many transactions; what matching and reconciliation run on."""
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -191,6 +192,14 @@ class Invoice(models.Model):
     )
     channel = models.CharField(max_length=60, blank=True)  # connector slug it came through
     correlation_id = models.CharField(max_length=64)
+    # A variance a person accepted within their authority: the variances as they were then,
+    # so a replay matches them as accepted (and only them: a new difference is new).
+    accepted_variances = models.JSONField(default=list, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    accepted_at = models.DateTimeField(null=True)
+    accepted_reason = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -199,6 +208,9 @@ class Invoice(models.Model):
             models.UniqueConstraint(
                 fields=["supplier", "invoice_number", "kind"], name="invoice_once"
             )
+        ]
+        permissions = [
+            ("accept_variance", "Can accept an invoice variance within their authority"),
         ]
         indexes = [
             models.Index(fields=["status", "created_at"], name="invoice_status_idx"),
@@ -227,6 +239,23 @@ class InvoiceLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.invoice_id}: {self.quantity}"
+
+
+class VarianceAuthority(models.Model):
+    """How large an invoice variance members of a role may accept (DESIGN §2: AP analysts
+    accept variances within their authority). A person's authority is the highest of their
+    roles'; without one, they may accept none."""
+
+    group = models.OneToOneField(
+        "auth.Group", on_delete=models.CASCADE, related_name="variance_authority"
+    )
+    max_amount = models.DecimalField(**MONEY)
+
+    class Meta:
+        verbose_name_plural = "variance authorities"
+
+    def __str__(self) -> str:
+        return f"{self.group.name}: up to {self.max_amount}"
 
 
 class APVoucher(models.Model):

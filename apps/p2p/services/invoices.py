@@ -1,5 +1,6 @@
 """Supplier invoices and credit memos: duplicates, balance, three-way match, AP voucher."""
 
+from dataclasses import asdict
 from decimal import Decimal
 
 from django.db.models import F
@@ -12,26 +13,16 @@ from apps.masterdata.services.mappings import tolerance_book
 from apps.p2p import canonical as doc
 from apps.p2p.choices import InvoiceKindChoices, InvoiceStatusChoices, MatchOutcomeChoices
 from apps.p2p.choices import VoucherStatusChoices as VoucherStatus
-from apps.p2p.matching import EXACT, HeaderFacts, Limit, LineFacts, match_invoice
+from apps.p2p.matching import match_invoice
 from apps.p2p.models import APVoucher, Invoice, InvoiceLine, PurchaseOrderLine
 from apps.p2p.services.common import erp_codes, json_body, money, route
+from apps.p2p.services.facts import LimitsBook, header_facts, line_facts, status_of
 from apps.p2p.services.orders import _line_for, _order_for
+from apps.p2p.services.variances import variances_accepted
 from apps.pipeline.processors import Applied, Delivery
 
 ERP_VOUCHER = "p2p.ap_voucher.erp"
 UNBALANCED_BY = Decimal("0.01")
-
-
-def _limits(book, *, supplier_id, item_id, facility_id):
-    rules = book.rules_for(supplier_id=supplier_id, item_id=item_id, facility_id=facility_id)
-
-    def limit(level: str, measure: str) -> Limit:
-        rule = rules.get((level, measure))
-        if rule is None:
-            return EXACT
-        return Limit(rule.percent, rule.absolute, rule.name)
-
-    return limit
 
 
 def invoice_apply(
@@ -105,51 +96,43 @@ def invoice_apply(
             raise factor
 
     on = invoice.invoice_date or timezone.localdate()
-    book = tolerance_book(on=on)
-    facts = []
-    for line, po_line in pairs:
-        factor = factors[UomKey(po_line.item_id, line.unit, po_line.unit)]
-        limits = _limits(
-            book,
-            supplier_id=supplier_id,
-            item_id=po_line.item_id,
-            facility_id=record.facility_id,
+    book = LimitsBook(tolerance_book(on=on))
+    facts = [
+        line_facts(
+            line_number=line.line_number,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            factor=factors[UomKey(po_line.item_id, line.unit, po_line.unit)],
+            amount=line.extended_amount,
+            tax_amount=line.tax_amount,
+            po_line=po_line,
+            invoiced_before=po_line.invoiced_quantity,
+            limits=book.limits(
+                supplier_id=supplier_id, item_id=po_line.item_id, facility_id=record.facility_id
+            ),
         )
-        facts.append(
-            LineFacts(
-                line_number=line.line_number,
-                quantity=line.quantity * factor,
-                unit_price=(line.unit_price or Decimal(0)) / factor,
-                amount=line.extended_amount or Decimal(0),
-                tax_amount=line.tax_amount or Decimal(0),
-                po_price=po_line.unit_price,
-                ordered=po_line.quantity,
-                received=po_line.received_quantity,
-                invoiced_before=po_line.invoiced_quantity,
-                limits=limits,
-            )
-        )
-    header_limits = _limits(
-        book, supplier_id=supplier_id, item_id=None, facility_id=record.facility_id
-    )
+        for line, po_line in pairs
+    ]
     result = match_invoice(
         facts,
-        HeaderFacts(
+        header_facts(
             credit_memo=kind == InvoiceKindChoices.CREDIT_MEMO,
             lines_amount=lines_amount,
             charges_amount=charges,
             tax_amount=tax,
             total_amount=total,
-            limits=header_limits,
+            limits=book.limits(
+                supplier_id=supplier_id, item_id=None, facility_id=record.facility_id
+            ),
         ),
     )
-    status = (
-        InvoiceStatusChoices.WAITING_RECEIPT
-        if result.waiting_for_receipt
-        else InvoiceStatusChoices.MATCHED
-        if result.matched
-        else InvoiceStatusChoices.EXCEPTION
+    # Variances a person accepted (exactly these, as they were) let the invoice match.
+    accepted = (
+        earlier is not None
+        and not result.waiting_for_receipt
+        and variances_accepted([asdict(v) for v in result.variances], earlier.accepted_variances)
     )
+    status = InvoiceStatusChoices.MATCHED if accepted else status_of(result)
     row, _ = Invoice.objects.update_or_create(
         supplier_id=supplier_id,
         invoice_number=invoice.invoice_number,
@@ -164,7 +147,7 @@ def invoice_apply(
             "tax_amount": tax,
             "total_amount": total,
             "match_result": result.to_dict(),
-            "matched_at": timezone.now() if result.matched else None,
+            "matched_at": timezone.now() if result.matched or accepted else None,
             "source_transaction_id": transaction_id,
             "channel": channel,
             "correlation_id": correlation_id,
@@ -192,7 +175,7 @@ def invoice_apply(
             waiting=f"Nothing of PO {record.po_number} has been received yet; the invoice "
             "matches as soon as the receipt arrives.",
         )
-    if not result.matched:
+    if not result.matched and not accepted:
         first = result.variances[0]
         return Applied(
             keys=keys,
@@ -217,13 +200,17 @@ def invoice_apply(
         settings=settings,
         keys=keys,
         consume=not consumed,
+        accepted_by=row.accepted_by.get_username() if accepted else "",
     )
 
 
-def _voucher(row: Invoice, pairs, facts, *, supplier_code, settings, keys, consume) -> Applied:
+def _voucher(
+    row: Invoice, pairs, facts, *, supplier_code, settings, keys, consume, accepted_by=""
+) -> Applied:
     """The matched invoice consumes its PO lines (once, however often it is replayed) and
     becomes an AP voucher for the ERP."""
     sign = -1 if row.kind == InvoiceKindChoices.CREDIT_MEMO else 1
+    outcome = MatchOutcomeChoices.VARIANCE_ACCEPTED if accepted_by else MatchOutcomeChoices.MATCHED
     for (_, po_line), fact in zip(pairs if consume else [], facts, strict=False):
         PurchaseOrderLine.objects.filter(pk=po_line.pk).update(
             invoiced_quantity=F("invoiced_quantity") + sign * fact.quantity,
@@ -259,7 +246,7 @@ def _voucher(row: Invoice, pairs, facts, *, supplier_code, settings, keys, consu
             "charges_amount": money(row.charges_amount),
             "tax_amount": money(row.tax_amount),
             "total_amount": money(row.total_amount),
-            "match": {"result": MatchOutcomeChoices.MATCHED, "accepted_by": ""},
+            "match": {"result": outcome, "accepted_by": accepted_by},
         }
     )
     APVoucher.objects.update_or_create(
@@ -268,7 +255,7 @@ def _voucher(row: Invoice, pairs, facts, *, supplier_code, settings, keys, consu
             "voucher_id": voucher_id,
             "status": VoucherStatus.QUEUED,
             "amount": row.total_amount,
-            "match_outcome": MatchOutcomeChoices.MATCHED,
+            "match_outcome": outcome,
         },
     )
     erp = route(settings, "erp_vouchers")
