@@ -1,17 +1,20 @@
 """Configure the demo: users, connectors wired to the sandbox systems, pickup folders."""
 
 import os
+from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.accounts.services import demo_users_ensure
+from apps.accounts import roles
+from apps.accounts.services import demo_users_ensure, role_group
 from apps.connectors.choices import ConnectorKindChoices, MessageFormatChoices
 from apps.connectors.models import Connector
 from apps.edi.models import TradingPartner
 from apps.edi.processors import INTERCHANGE
 from apps.p2p import canonical as doc
+from apps.p2p.models import VarianceAuthority
 from apps.sandbox.demo_network import EDI_PARTNERS, demo_network_build
 from apps.sandbox.sftp import host_key
 
@@ -182,6 +185,10 @@ class Command(BaseCommand):
                 isa_id=isa_id,
                 defaults={"name": key.title(), "outbound": outbound},
             )
+        # AP analysts accept invoice variances up to 500.00 in the demo.
+        VarianceAuthority.objects.update_or_create(
+            group=role_group(roles.AP_ANALYST), defaults={"max_amount": Decimal("500.00")}
+        )
         return 6 + 2 * len(EDI_PARTNERS)
 
 
