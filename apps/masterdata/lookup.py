@@ -233,8 +233,8 @@ def uom_factors(keys: Sequence[UomKey]) -> dict[UomKey, Decimal | HubError]:
     from apps.masterdata.models import UomConversion
 
     wanted = list(dict.fromkeys(keys))
-    if not wanted:
-        return {}
+    if all(key.from_uom == key.to_uom for key in wanted):
+        return dict.fromkeys(wanted, Decimal(1))  # the usual case asks the database nothing
     rows = UomConversion.objects.filter(item_id__in={k.item_id for k in wanted}).values_list(
         "item_id", "from_uom__code", "to_uom__code", "factor"
     )

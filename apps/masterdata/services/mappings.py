@@ -340,11 +340,22 @@ class ToleranceBook:
 
 
 def tolerance_book(*, on: datetime.date) -> ToleranceBook:
-    """The approved rules in effect on ``on``, ready for many questions."""
-    rules = ToleranceRule.objects.filter(status=APPROVED, effective_from__lte=on).exclude(
-        effective_to__lt=on
+    """The approved rules in effect on ``on``, ready for many questions; cached per process
+    like lookups, until master data changes (an approval bumps the cache generation)."""
+    generation = cache.current_generation()
+    store = cache.entries(generation) if generation is not None else {}
+    book = store.get(("tolerance_book", on))
+    if book is None:
+        book = store[("tolerance_book", on)] = ToleranceBook(_rules_in_effect(on))
+    return book
+
+
+def _rules_in_effect(on: datetime.date) -> list[ToleranceRule]:
+    return list(
+        ToleranceRule.objects.filter(status=APPROVED, effective_from__lte=on).exclude(
+            effective_to__lt=on
+        )
     )
-    return ToleranceBook(list(rules))
 
 
 def tolerance_rules_for(
@@ -356,6 +367,6 @@ def tolerance_rules_for(
 ) -> dict[tuple[str, str], ToleranceRule]:
     """The rule that applies per (level, measure): item beats supplier beats facility beats the
     default. Only approved rules in effect on ``on`` count."""
-    return tolerance_book(on=on).rules_for(
+    return ToleranceBook(_rules_in_effect(on)).rules_for(
         supplier_id=supplier_id, item_id=item_id, facility_id=facility_id
     )

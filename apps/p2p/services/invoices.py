@@ -76,7 +76,10 @@ def invoice_apply(
             root_cause_key=f"invoice:{supplier_code}:{invoice.invoice_number}",
         )
 
-    po_lines = {line.line_number: line for line in record.lines.select_for_update()}
+    po_lines = {
+        line.line_number: line
+        for line in record.lines.select_related("item").select_for_update(of=("self",))
+    }
     pairs = []
     for line in invoice.lines:
         po_line = _line_for(po_lines, line)

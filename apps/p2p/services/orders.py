@@ -247,7 +247,12 @@ def purchase_orders_sent(po_numbers: list[str]) -> None:
 
 
 def _order_for(po_number: str) -> PurchaseOrder:
-    record = PurchaseOrder.objects.select_for_update().filter(po_number=po_number).first()
+    record = (
+        PurchaseOrder.objects.select_related("legal_entity")
+        .select_for_update(of=("self",))
+        .filter(po_number=po_number)
+        .first()
+    )
     if record is None:
         raise HubError(
             codes.PO_NOT_FOUND,
