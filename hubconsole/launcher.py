@@ -161,6 +161,10 @@ def start(args: argparse.Namespace) -> int:
     env.setdefault("HUBCONSOLE_SANDBOX_URL", f"http://127.0.0.1:{sandbox_port}")
     env.setdefault("HUBCONSOLE_SANDBOX_SFTP_PORT", str(sftp_port))
     env.setdefault("HUBCONSOLE_PICKUP_SECONDS", "5")
+    # No mail server on a fresh machine: alert e-mails are written to the ops worker's log
+    # (var/log/worker-ops.log) unless EMAIL_BACKEND/EMAIL_HOST say otherwise.
+    if "EMAIL_HOST" not in env:
+        env.setdefault("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
     _demo_secrets(env)
 
     for name, number in (
@@ -244,7 +248,7 @@ def start(args: argparse.Namespace) -> int:
                 "hubconsole",
                 "worker",
                 "-Q",
-                "connectors,maintenance",
+                "connectors,maintenance,alerts",
                 "-c",
                 "1",
                 "-n",

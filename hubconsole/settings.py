@@ -56,11 +56,15 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_filters",
     "rest_framework",
+    "drf_spectacular",
+    # Swagger UI's files, served as our own static files: the API docs load nothing from a CDN.
+    "drf_spectacular_sidecar",
     "auditlog",
     "import_export",
     "apps.core",
     "apps.accounts",
     "apps.exceptions",
+    "apps.alerts",
     "apps.connectors",
     "apps.pipeline",
     "apps.masterdata",
@@ -171,6 +175,8 @@ CELERY_TASK_ROUTES = {
     "pipeline.sweep": {"queue": "maintenance"},
     "pipeline.vacuum_queue": {"queue": "maintenance"},
     "p2p.reconcile": {"queue": "maintenance"},
+    # Its own queue and worker, so a slow ERP or a long reconciliation never delays an alert.
+    "alerts.*": {"queue": "alerts"},
 }
 CELERY_BEAT_SCHEDULE = {
     "pipeline-sweep": {
@@ -197,6 +203,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "p2p.reconcile",
         "schedule": env_float("HUBCONSOLE_RECON_SECONDS", 3600.0),
         "options": {"expires": 600},
+    },
+    # The SLA scan, and the sender for retries that came due (the scan rings it for new ones).
+    "alerts-scan": {
+        "task": "alerts.scan",
+        "schedule": env_float("HUBCONSOLE_ALERT_SCAN_SECONDS", 60.0),
+        "options": {"expires": 50},
+    },
+    "alerts-send": {
+        "task": "alerts.send",
+        "schedule": env_float("HUBCONSOLE_ALERT_SCAN_SECONDS", 60.0),
+        "options": {"expires": 50},
     },
 }
 
@@ -284,11 +301,55 @@ MAILERS = {
 }
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "hubconsole@localhost")
 
-# --- REST framework ---------------------------------------------------------------------------
+# --- REST framework: the status API, /api/v1 (docs/api.md) -------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Bearer API tokens first: their scheme is what a 401 announces (WWW-Authenticate).
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "apps.accounts.api_auth.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    # Each view names its Django permissions; a view that names none is refused to everyone.
+    "DEFAULT_PERMISSION_CLASSES": ["apps.core.api.ApiPermission"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "apps.core.api.ApiCursorPagination",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": ["apps.core.api.ApiRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "api_read": env_str("HUBCONSOLE_API_THROTTLE_READ", "600/min"),
+        "api_replay": env_str("HUBCONSOLE_API_THROTTLE_REPLAY", "60/min"),
+    },
+    "EXCEPTION_HANDLER": "apps.core.api.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "apps.core.api_schema.ApiAutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "HubConsole status API",
+    "DESCRIPTION": (
+        "Read-only status of transactions, business documents and exceptions, and replay. "
+        "Authenticate with `Authorization: Bearer hc_...` (docs/api.md)."
+    ),
+    "VERSION": "1",
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "apps.core.api_schema.add_header_components",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "TransactionStatusEnum": "apps.pipeline.choices.TransactionStatusChoices",
+        "ExceptionStatusEnum": "apps.exceptions.choices.BusinessExceptionStatusChoices",
+        "PurchaseOrderStatusEnum": "apps.p2p.choices.PurchaseOrderStatusChoices",
+        "InvoiceStatusEnum": "apps.p2p.choices.InvoiceStatusChoices",
+        "VoucherStatusEnum": "apps.p2p.choices.VoucherStatusChoices",
+        "TransactionEventKindEnum": "apps.pipeline.choices.TransactionEventKindChoices",
+        "ExceptionActivityKindEnum": "apps.exceptions.choices.ExceptionActivityKindChoices",
+        "InvoiceKindEnum": "apps.p2p.choices.InvoiceKindChoices",
+    },
 }
 
 # --- Audit ------------------------------------------------------------------------------------
@@ -319,6 +380,12 @@ HUBCONSOLE = {
     "RECON_RECEIPT_DAYS": env_int("HUBCONSOLE_RECON_RECEIPT_DAYS", 14, minimum=1),
     "RECON_GR_WAIT_DAYS": env_int("HUBCONSOLE_RECON_GR_WAIT_DAYS", 3, minimum=1),
     "RECON_SHIP_DAYS": env_int("HUBCONSOLE_RECON_SHIP_DAYS", 10, minimum=1),
+    # SLA alerts: more than this many alerts waiting for one team in one scan go out as one
+    # digest e-mail; a failing alert is tried this many times, the first retry after
+    # ALERT_RETRY_SECONDS and then twice as long each time (capped at 30 minutes).
+    "ALERT_DIGEST_THRESHOLD": env_int("HUBCONSOLE_ALERT_DIGEST_THRESHOLD", 10, minimum=1),
+    "ALERT_MAX_ATTEMPTS": env_int("HUBCONSOLE_ALERT_MAX_ATTEMPTS", 5, minimum=1),
+    "ALERT_RETRY_SECONDS": env_int("HUBCONSOLE_ALERT_RETRY_SECONDS", 60, minimum=1),
 }
 # Django refuses larger bodies before any view reads them; webhooks are the largest we take.
 DATA_UPLOAD_MAX_MEMORY_SIZE = HUBCONSOLE["WEBHOOK_MAX_BYTES"]

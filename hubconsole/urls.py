@@ -14,5 +14,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("apps.accounts.urls")),
     path("in/", include("apps.connectors.urls")),
+    path("api/v1/", include("hubconsole.api_urls")),
+    path("alerts/", include("apps.alerts.urls")),
     path("", include("apps.console.urls")),
 ]

@@ -106,7 +106,8 @@ AUDITOR = Role(
     _VIEW | {"auditlog.view_logentry", "auth.view_user", "auth.view_group"},
     staff=True,
 )
-# The admin role receives every permission that exists, whatever later apps add.
+# The admin role receives every permission that exists, whatever later apps add: it alone
+# issues and revokes status API tokens (accounts.add_apitoken, accounts.change_apitoken...).
 ADMIN = Role("admin", "Administrator", frozenset({"*"}), staff=True)
 
 ROLES = (

@@ -6,8 +6,10 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from apps.alerts.services import sla_book, sla_due_at
 from apps.core.audit import acting_as
 from apps.core.errors import HubError, PermissionDenied
 from apps.exceptions.catalogue import CODE_NAMES, CODES, TEAMS
@@ -50,7 +52,7 @@ INSERT INTO exceptions_businessexception AS e (
 )
 SELECT spec.code, c.owning_team_id, c.severity, 'open', spec.transaction_id,
        spec.correlation_id, spec.root_cause_key, left(spec.summary, 300), spec.details, spec.n,
-       now(), now(), now() + make_interval(mins => c.sla_minutes), ''
+       now(), now(), (%(due_at)s::jsonb ->> spec.code)::timestamptz, ''
 FROM spec JOIN exceptions_exceptioncode c ON c.code = spec.code
 ON CONFLICT {target}
 DO UPDATE SET occurrences = e.occurrences + EXCLUDED.occurrences, last_seen_at = now(),
@@ -95,6 +97,19 @@ def exceptions_open(specs: Sequence[ExceptionSpec]) -> list[int]:
 
     ids: dict[tuple, int] = {}
     with transaction.atomic(), connection.cursor() as cursor:
+        # Due dates follow the SLA policies and their business calendars (apps.alerts), from
+        # the now() the insert stores as opened_at (one transaction, one now()).
+        book = sla_book()
+        due_at = json.dumps(
+            {
+                code.code: sla_due_at(
+                    code=code, category=code.category, opened_at=code.opened_at, book=book
+                ).isoformat()
+                for code in ExceptionCode.objects.filter(code__in=wanted).annotate(
+                    opened_at=RawSQL("now()", ())
+                )
+            }
+        )
         for target, group in (
             (_ON_TRANSACTION, [v for k, v in merged.items() if k[0] == "tx"]),
             (_ON_ROOT_CAUSE, [v for k, v in merged.items() if k[0] == "cause"]),
@@ -111,6 +126,7 @@ def exceptions_open(specs: Sequence[ExceptionSpec]) -> list[int]:
                     "summaries": [s.summary[:300] for s, _ in group],
                     "details": [json.dumps(s.details) for s, _ in group],
                     "counts": [n for _, n in group],
+                    "due_at": due_at,
                 },
             )
             rows = cursor.fetchall()

@@ -45,7 +45,7 @@ def test_the_match_screen_shows_po_receipt_and_invoice_side_by_side(
     text = page.decode()
 
     assert "Invoice INV-1 against PO PO-1" in text
-    assert "<td class=\"num variance\">13.5</td>" in text
+    assert '<td class="num variance">13.5</td>' in text
     assert "GR-1" in text  # the receipt
     assert "Accept the variance of 10.00" in text
     assert "your authority: 50.00" in text

@@ -1,0 +1,1 @@
+"""The exceptions' part of the status API: the work queue, activity and replay."""
