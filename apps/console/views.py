@@ -7,6 +7,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMix
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils import timezone
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -68,6 +69,7 @@ class HomeView(ConsoleView):
             "teams": open_exceptions_by_team(),
             "connectors": connector_list(),
             "recent_exceptions": exception_list().filter(status__in=OPEN_STATUSES)[:10],
+            "now": timezone.now(),
         }
 
 
@@ -116,6 +118,7 @@ class TransactionDetailView(ConsoleView):
             "events": transaction_events(transaction_id=tx.pk),
             "lineage": transaction_lineage(transaction=tx),
             "exceptions": exception_list().filter(transaction=tx),
+            "now": timezone.now(),
             "can_see_payload": can_see_payload,
             "payload": _payload_text(bytes(tx.raw)) if can_see_payload else None,
             "can_replay": transaction_can_replay(transaction=tx, user=user),
@@ -144,11 +147,14 @@ class ExceptionListView(ConsoleView):
     def get_context_data(self, **kwargs):
         data = self.request.GET.copy()
         data.setdefault("status", "open")
-        filterset = BusinessExceptionFilterSet(data, queryset=exception_list())
+        filterset = BusinessExceptionFilterSet(
+            data, queryset=exception_list().select_related("sla")
+        )
         return {
             **super().get_context_data(**kwargs),
             "filterset": filterset,
             "page": keyset_page(filterset.qs, params=self.request.GET, size=PAGE_SIZE),
+            "now": timezone.now(),
         }
 
 

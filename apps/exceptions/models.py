@@ -74,6 +74,12 @@ class BusinessException(models.Model):
     root_cause_key = models.CharField(max_length=200, blank=True)
     summary = models.CharField(max_length=300)
     details = models.JSONField(default=dict, blank=True)
+    # The business context work queues filter on (codes, not names; no patient identifiers):
+    # the supplier and facility concerned, the money at stake and the business document.
+    supplier = models.CharField(max_length=60, blank=True)
+    facility = models.CharField(max_length=60, blank=True)
+    amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    document = models.CharField(max_length=120, blank=True)
     occurrences = models.PositiveIntegerField(default=1)
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -112,6 +118,21 @@ class BusinessException(models.Model):
                 fields=["code", "root_cause_key"],
                 condition=Q(status__in=OPEN_STATUSES),
                 name="exception_open_root_cause_idx",
+            ),
+            # Work queues by supplier or facility read open items newest first.
+            models.Index(
+                fields=["supplier", "-opened_at"],
+                condition=Q(status__in=OPEN_STATUSES) & ~Q(supplier=""),
+                name="exception_open_supplier_idx",
+            ),
+            models.Index(
+                fields=["facility", "-opened_at"],
+                condition=Q(status__in=OPEN_STATUSES) & ~Q(facility=""),
+                name="exception_open_facility_idx",
+            ),
+            # Business-key search (an invoice or PO number).
+            models.Index(
+                fields=["document"], condition=~Q(document=""), name="exception_document_idx"
             ),
         ]
 

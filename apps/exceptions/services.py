@@ -3,6 +3,7 @@
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
@@ -34,6 +35,29 @@ class ExceptionSpec:
     correlation_id: str = ""
     root_cause_key: str = ""
     details: dict = field(default_factory=dict)
+    supplier: str = ""
+    facility: str = ""
+    amount: Decimal | None = None
+    document: str = ""
+
+    @classmethod
+    def context_of(cls, details: dict) -> dict:
+        """The business context a coded error carries in ``details["context"]`` (keys
+        supplier, facility, amount, document), as fields of a spec."""
+        context = details.get("context") or {}
+        amount = context.get("amount")
+        try:
+            amount = Decimal(str(amount)).quantize(Decimal("0.01")) if amount else None
+        except (ArithmeticError, ValueError):
+            amount = None
+        if amount is not None and abs(amount) >= Decimal("1e12"):
+            amount = None
+        return {
+            "supplier": str(context.get("supplier") or "")[:60],
+            "facility": str(context.get("facility") or "")[:60],
+            "amount": amount,
+            "document": str(context.get("document") or "")[:120],
+        }
 
 
 # Opening is set-based: a batch of failures becomes exceptions in two statements. A failure
@@ -43,20 +67,27 @@ _OPEN_SQL = """
 WITH spec AS (
     SELECT * FROM unnest(
         %(codes)s::varchar[], %(transactions)s::bigint[], %(correlations)s::varchar[],
-        %(keys)s::varchar[], %(summaries)s::varchar[], %(details)s::jsonb[], %(counts)s::int[]
-    ) AS s(code, transaction_id, correlation_id, root_cause_key, summary, details, n)
+        %(keys)s::varchar[], %(summaries)s::varchar[], %(details)s::jsonb[], %(counts)s::int[],
+        %(suppliers)s::varchar[], %(facilities)s::varchar[], %(amounts)s::numeric[],
+        %(documents)s::varchar[]
+    ) AS s(code, transaction_id, correlation_id, root_cause_key, summary, details, n,
+           supplier, facility, amount, document)
 )
 INSERT INTO exceptions_businessexception AS e (
     code_id, team_id, severity, status, transaction_id, correlation_id, root_cause_key,
-    summary, details, occurrences, opened_at, last_seen_at, due_at, resolution
+    summary, details, occurrences, opened_at, last_seen_at, due_at, resolution,
+    supplier, facility, amount, document
 )
 SELECT spec.code, c.owning_team_id, c.severity, 'open', spec.transaction_id,
        spec.correlation_id, spec.root_cause_key, left(spec.summary, 300), spec.details, spec.n,
-       now(), now(), (%(due_at)s::jsonb ->> spec.code)::timestamptz, ''
+       now(), now(), (%(due_at)s::jsonb ->> spec.code)::timestamptz, '',
+       spec.supplier, spec.facility, spec.amount, spec.document
 FROM spec JOIN exceptions_exceptioncode c ON c.code = spec.code
 ON CONFLICT {target}
 DO UPDATE SET occurrences = e.occurrences + EXCLUDED.occurrences, last_seen_at = now(),
-              summary = EXCLUDED.summary, details = EXCLUDED.details
+              summary = EXCLUDED.summary, details = EXCLUDED.details,
+              supplier = EXCLUDED.supplier, facility = EXCLUDED.facility,
+              amount = EXCLUDED.amount, document = EXCLUDED.document
 RETURNING e.id, (xmax = 0) AS inserted, e.summary, e.transaction_id, e.code_id, e.root_cause_key
 """
 # The two partial unique indexes that say when an exception is "the same one, again".
@@ -126,6 +157,10 @@ def exceptions_open(specs: Sequence[ExceptionSpec]) -> list[int]:
                     "summaries": [s.summary[:300] for s, _ in group],
                     "details": [json.dumps(s.details) for s, _ in group],
                     "counts": [n for _, n in group],
+                    "suppliers": [s.supplier for s, _ in group],
+                    "facilities": [s.facility for s, _ in group],
+                    "amounts": [s.amount for s, _ in group],
+                    "documents": [s.document for s, _ in group],
                     "due_at": due_at,
                 },
             )

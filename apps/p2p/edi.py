@@ -114,5 +114,9 @@ def read_supplier_document(raw: bytes) -> tuple[doc.Canonical, int, str]:
         or getattr(document, "ship_date", None)
         or timezone.localdate()
     )
-    supplier = resolve_all([key], on=on)[key]
+    try:
+        supplier = resolve_all([key], on=on)[key]
+    except HubError as error:
+        error.details["context"] = {"supplier": code, "document": document.document_id}
+        raise
     return document, supplier.record_id, supplier.code

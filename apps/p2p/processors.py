@@ -7,6 +7,8 @@ finishes the transaction. Connector settings route the results: ``erp_orders``,
 ``source_system`` the external system whose codes the messages use (default PROCUREMENT).
 """
 
+from contextlib import contextmanager
+
 from django.utils import timezone
 
 from apps.core.errors import HubError
@@ -52,6 +54,38 @@ def _parsed(function, *args):
         raise HubError(error.code, error.message, details={"field": error.field}) from None
 
 
+@contextmanager
+def _context(**context):
+    """Name the business context of any coded error raised inside: the supplier, facility,
+    amount and document a work queue filters by (codes only, no patient identifiers)."""
+    try:
+        yield
+    except HubError as error:
+        _add_context(error, context)
+        raise
+
+
+def _add_context(error: HubError, context: dict) -> None:
+    known = {k: str(v) for k, v in context.items() if v not in (None, "")}
+    error.details["context"] = {**known, **error.details.get("context", {})}
+
+
+def _in(context: dict):
+    """Decorate a business step so its coded outcomes carry ``context`` (read when it runs)."""
+
+    def decorate(apply):
+        def run():
+            with _context(**context):
+                applied = apply()
+            if applied.error is not None:
+                _add_context(applied.error, context)
+            return applied
+
+        return run
+
+    return decorate
+
+
 @register(doc.PURCHASE_ORDER)
 def purchase_order(view: InboundView) -> Processed:
     """A purchase order from the procurement system (JSON)."""
@@ -59,8 +93,17 @@ def purchase_order(view: InboundView) -> Processed:
     po = _parsed(purchase_order_from_json, document)
     revision = document.get("revision", 1)
     system = view.connector_settings.get("source_system", DEFAULT_SOURCE_SYSTEM)
-    checked = orders.purchase_order_check(po, system=system)
+    context = {
+        "supplier": next((p.code for p in po.parties if p.role == "supplier"), ""),
+        "facility": po.facility,
+        "amount": po.total_amount,
+        "document": po.po_number,
+    }
+    with _context(**context):
+        checked = orders.purchase_order_check(po, system=system)
+    context["supplier"] = checked.supplier_code
 
+    @_in(context)
     def apply():
         return orders.purchase_order_accept(
             checked,
@@ -95,6 +138,7 @@ def receipt(view: InboundView) -> Processed:
         return Processed(canonical, children=children)
     parsed = _parsed(receipt_from_json, json_document(view.raw))
 
+    @_in({"facility": parsed.facility, "document": parsed.receipt_id})
     def apply():
         return receipts.receipt_apply(
             parsed, transaction_id=view.transaction_id, settings=view.connector_settings
@@ -107,8 +151,9 @@ def receipt(view: InboundView) -> Processed:
 @register(doc.PO_ACKNOWLEDGMENT)
 def po_acknowledgment(view: InboundView) -> Processed:
     """A supplier's 855."""
-    ack, _, _ = read_supplier_document(view.raw)
+    ack, _, supplier_code = read_supplier_document(view.raw)
 
+    @_in({"supplier": supplier_code, "document": ack.po_number})
     def apply():
         return orders.acknowledgment_apply(ack)
 
@@ -122,6 +167,7 @@ def ship_notice(view: InboundView) -> Processed:
     """A supplier's 856."""
     asn, supplier_id, supplier_code = read_supplier_document(view.raw)
 
+    @_in({"supplier": supplier_code, "document": asn.shipment_id})
     def apply():
         return orders.ship_notice_apply(
             asn, supplier_id=supplier_id, transaction_id=view.transaction_id
@@ -139,6 +185,13 @@ def invoice(view: InboundView) -> Processed:
     else:
         parsed, supplier_id, supplier_code = _json_invoice(view)
 
+    context = {
+        "supplier": supplier_code,
+        "amount": parsed.total_amount,
+        "document": parsed.invoice_number,
+    }
+
+    @_in(context)
     def apply():
         return invoice_apply(
             parsed,

@@ -144,3 +144,38 @@ def test_root_causes_need_a_console_role(client, outsider):
     client.logout()
     response = client.get(reverse("console:exception_group_list"))
     assert response.status_code == 302
+
+
+def test_work_queue_filters_by_supplier_facility_amount_and_sla(client, ap_analyst, edi):  # noqa: F811
+    from decimal import Decimal
+
+    from tests.p2p.test_flow import po_document
+
+    send(edi["procurement_in"], po_document("PO-2", facility="ELSEWHERE"))  # FACILITY_UNKNOWN
+    send(edi["receipts_in"], receipt_document())
+    receive(edi, interchange("810", invoice_810(lines=(("1", "10", "13.50", "AC-1"),))), "f1")
+    variance = BusinessException.objects.get(code_id="PRICE_VARIANCE")
+    assert (variance.supplier, variance.document, variance.amount) == (
+        "SUP-1",
+        "INV-1",
+        Decimal("135.00"),
+    )
+    facility = BusinessException.objects.get(code_id="FACILITY_UNKNOWN")
+    assert (facility.facility, facility.document) == ("ELSEWHERE", "PO-2")
+
+    client.force_login(ap_analyst)
+    url = reverse("console:exception_list")
+
+    def codes(**query):
+        page = client.get(url, query).content.decode()
+        return {c for c in ("PRICE_VARIANCE", "FACILITY_UNKNOWN") if f">{c}<" in page}
+
+    assert codes() == {"PRICE_VARIANCE", "FACILITY_UNKNOWN"}
+    assert codes(supplier="SUP-1") == {"PRICE_VARIANCE"}
+    assert codes(facility="ELSEWHERE") == {"FACILITY_UNKNOWN"}
+    assert codes(amount_min="100", amount_max="200") == {"PRICE_VARIANCE"}
+    assert codes(sla="on_track") == {"PRICE_VARIANCE", "FACILITY_UNKNOWN"}
+    assert codes(sla="breached") == set()
+    BusinessException.objects.filter(pk=variance.pk).update(due_at=variance.opened_at)
+    assert codes(sla="breached") == {"PRICE_VARIANCE"}
+    assert codes(older_than_hours="1") == set()

@@ -145,6 +145,7 @@ def failures_record(cursor, failures: Sequence[Failure]) -> None:
                 correlation_id=failure.correlation_id,
                 root_cause_key=failure.error.root_cause_key or failure.root_cause_key,
                 details={"last_error_code": failure.error.code, **failure.error.details},
+                **ExceptionSpec.context_of(failure.error.details),
             )
         )
 
