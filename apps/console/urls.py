@@ -8,6 +8,7 @@ app_name = "console"
 
 urlpatterns = [
     path("", views.HomeView.as_view(), name="home"),
+    path("search/", views.SearchView.as_view(), name="search"),
     path("transactions/", views.TransactionListView.as_view(), name="transaction_list"),
     path(
         "transactions/<int:pk>/", views.TransactionDetailView.as_view(), name="transaction_detail"

@@ -14,6 +14,7 @@ from django.views.generic import TemplateView
 from apps.connectors.models import Connector
 from apps.connectors.selectors import connector_list
 from apps.connectors.services import connector_set_paused
+from apps.console.search import business_key_search
 from apps.core.errors import HubError
 from apps.core.htmx import HtmxFragmentMixin
 from apps.core.pagination import keyset_page
@@ -253,6 +254,20 @@ class ExceptionActionView(LoginRequiredMixin, PermissionRequiredMixin, View):
         except HubError as error:
             messages.error(request, error.message)
         return HttpResponseRedirect(reverse("console:exception_detail", args=[pk]))
+
+
+class SearchView(LoginRequiredMixin, HtmxFragmentMixin, TemplateView):
+    """One box for any business key; each section shows only what the user may see."""
+
+    template_name = "console/search.html"
+
+    def get_context_data(self, **kwargs):
+        term = self.request.GET.get("q", "")
+        return {
+            **super().get_context_data(**kwargs),
+            "results": business_key_search(term=term, user=self.request.user),
+            "now": timezone.now(),
+        }
 
 
 class ConnectorListView(ConsoleView):

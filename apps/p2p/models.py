@@ -53,6 +53,11 @@ class PurchaseOrder(models.Model):
         indexes = [
             models.Index(fields=["supplier", "status"], name="po_supplier_status_idx"),
             models.Index(fields=["cost_center", "po_date"], name="po_cost_center_date_idx"),
+            models.Index(
+                fields=["requisition_number"],
+                condition=~Q(requisition_number=""),
+                name="po_requisition_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -107,6 +112,7 @@ class ShipNotice(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["supplier", "shipment_id"], name="asn_once")]
+        indexes = [models.Index(fields=["shipment_id"], name="asn_shipment_idx")]
 
     def __str__(self) -> str:
         return self.shipment_id
@@ -215,6 +221,8 @@ class Invoice(models.Model):
         indexes = [
             models.Index(fields=["status", "created_at"], name="invoice_status_idx"),
             models.Index(fields=["purchase_order"], name="invoice_po_idx"),
+            # Search by number alone (the console's and the API's business-key search).
+            models.Index(fields=["invoice_number"], name="invoice_number_idx"),
         ]
 
     def __str__(self) -> str:
