@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "apps.p2p",
     "apps.console",
     "apps.edi",
+    "apps.replays",
     # The simulated ERP/billing/supplier systems. Installed so their tables migrate with the
     # rest, but served only by the sandbox process and only when HUBCONSOLE_SANDBOX_ENABLED.
     "apps.sandbox",
@@ -175,6 +176,9 @@ CELERY_TASK_ROUTES = {
     "pipeline.sweep": {"queue": "maintenance"},
     "pipeline.vacuum_queue": {"queue": "maintenance"},
     "p2p.reconcile": {"queue": "maintenance"},
+    # Bulk replay jobs only write to PostgreSQL and pace themselves; on maintenance they never
+    # hold a delivery or processing slot that the deliveries they re-queue need (docs/replay.md).
+    "replays.*": {"queue": "maintenance"},
     # Its own queue and worker, so a slow ERP or a long reconciliation never delays an alert.
     "alerts.*": {"queue": "alerts"},
 }
@@ -208,6 +212,11 @@ CELERY_BEAT_SCHEDULE = {
     "alerts-scan": {
         "task": "alerts.scan",
         "schedule": env_float("HUBCONSOLE_ALERT_SCAN_SECONDS", 60.0),
+        "options": {"expires": 50},
+    },
+    "replays-redrive": {
+        "task": "replays.redrive",
+        "schedule": 60.0,
         "options": {"expires": 50},
     },
     "alerts-send": {

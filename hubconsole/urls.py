@@ -16,5 +16,6 @@ urlpatterns = [
     path("in/", include("apps.connectors.urls")),
     path("api/v1/", include("hubconsole.api_urls")),
     path("alerts/", include("apps.alerts.urls")),
+    path("replays/", include("apps.replays.urls")),
     path("", include("apps.console.urls")),
 ]
