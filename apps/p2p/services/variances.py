@@ -95,7 +95,10 @@ def invoice_variance_accept(*, invoice_id: int, actor, reason: str) -> Invoice:
 
 def variances_accepted(current: list[dict], accepted: list[dict]) -> bool:
     """Whether every variance found now was accepted as it is (same code, line and value)."""
-    keys = {(v["code"], v["line_number"], v["actual"]) for v in accepted}
-    return bool(current) and all(
-        (v["code"], v["line_number"], v["actual"]) in keys for v in current
-    )
+
+    def key(v: dict) -> tuple:
+        # Values compare as numbers: a stored result may say 13.0000 where the invoice said 13.00.
+        return (v["code"], v["line_number"], Decimal(str(v["actual"])))
+
+    keys = {key(v) for v in accepted}
+    return bool(current) and all(key(v) in keys for v in current)
