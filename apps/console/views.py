@@ -17,6 +17,7 @@ from apps.connectors.services import connector_set_paused
 from apps.console.search import business_key_search
 from apps.core.errors import HubError
 from apps.core.htmx import HtmxFragmentMixin
+from apps.core.masking import mask_payload
 from apps.core.pagination import keyset_page
 from apps.exceptions.choices import OPEN_STATUSES
 from apps.exceptions.filtersets import BusinessExceptionFilterSet
@@ -121,7 +122,9 @@ class TransactionDetailView(ConsoleView):
             "exceptions": exception_list().filter(transaction=tx),
             "now": timezone.now(),
             "can_see_payload": can_see_payload,
-            "payload": _payload_text(bytes(tx.raw)) if can_see_payload else None,
+            "payload": mask_payload(_payload_text(bytes(tx.raw)), format=tx.format)
+            if can_see_payload
+            else None,
             "can_replay": transaction_can_replay(transaction=tx, user=user),
         }
 
