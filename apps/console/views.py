@@ -27,6 +27,7 @@ from apps.exceptions.selectors import (
     exception_get,
     exception_groups,
     exception_list,
+    exception_workload,
     open_exceptions_by_team,
 )
 from apps.exceptions.services import (
@@ -65,13 +66,17 @@ class HomeView(ConsoleView):
     fragment_template_name = "console/partials/home_panels.html"
 
     def get_context_data(self, **kwargs):
+        now = timezone.now()
         return {
             **super().get_context_data(**kwargs),
             "overview": pipeline_overview(),
             "teams": open_exceptions_by_team(),
             "connectors": connector_list(),
             "recent_exceptions": exception_list().filter(status__in=OPEN_STATUSES)[:10],
-            "now": timezone.now(),
+            "now": now,
+            "work": exception_workload(user=self.request.user, now=now)
+            if self.request.user.has_perm("exceptions.view_businessexception")
+            else None,
         }
 
 

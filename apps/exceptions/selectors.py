@@ -1,6 +1,8 @@
 """Exception queries for screens."""
 
-from django.db.models import Count, Min, QuerySet
+from datetime import timedelta
+
+from django.db.models import Count, Min, Q, QuerySet
 
 from apps.exceptions.choices import OPEN_STATUSES
 from apps.exceptions.models import BusinessException, ExceptionActivity
@@ -73,3 +75,62 @@ def root_cause_parts(key: str) -> dict:
             "mapping_fix": True,
         }
     return {"mapping_fix": False}
+
+
+AGE_BUCKETS = (  # (key, label, upper age)
+    ("age_hour", "under 1 hour", timedelta(hours=1)),
+    ("age_day", "1 to 24 hours", timedelta(days=1)),
+    ("age_3days", "1 to 3 days", timedelta(days=3)),
+    ("age_older", "over 3 days", None),
+)
+
+
+def exception_workload(*, user, now) -> dict:
+    """A person's start page: their queue, and their teams' open exceptions by code, age and
+    SLA state, with the latest activity (every team for people in none). A few aggregate
+    queries, whatever the size of the queue."""
+    from apps.alerts.models import TeamMembership
+
+    team_ids = list(TeamMembership.objects.filter(user=user).values_list("team_id", flat=True))
+    open_items = BusinessException.objects.filter(status__in=OPEN_STATUSES)
+    if team_ids:
+        open_items = open_items.filter(team_id__in=team_ids)
+    cuts = {}
+    lower = None
+    for key, _, span in AGE_BUCKETS:
+        condition = Q(opened_at__gt=now - span) if span is not None else Q()
+        if lower is not None:
+            condition &= Q(opened_at__lte=now - lower)
+        cuts[key] = Count("id", filter=condition)
+        lower = span
+    totals = open_items.aggregate(
+        total=Count("id"),
+        breached=Count("id", filter=Q(due_at__lte=now)),
+        at_risk=Count("id", filter=Q(due_at__gt=now, sla__at_risk_at__lte=now)),
+        **cuts,
+    )
+    return {
+        "mine": list(
+            exception_list()
+            .filter(status__in=OPEN_STATUSES, assignee=user)
+            .order_by("due_at", "id")[:10]
+        ),
+        "by_code": list(
+            open_items.values("code_id", "code__title")
+            .annotate(count=Count("id"), breached=Count("id", filter=Q(due_at__lte=now)))
+            .order_by("-count")[:12]
+        ),
+        "ages": [(label, totals[key]) for key, label, _ in AGE_BUCKETS],
+        "total": totals["total"],
+        "breached": totals["breached"],
+        "at_risk": totals["at_risk"],
+        "on_track": totals["total"] - totals["breached"] - totals["at_risk"],
+        "teams": team_ids,
+        "activity": list(
+            ExceptionActivity.objects.filter(
+                **({"exception__team_id__in": team_ids} if team_ids else {})
+            )
+            .select_related("actor", "exception")
+            .order_by("-id")[:10]
+        ),
+    }
