@@ -12,7 +12,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from apps.connectors.models import Connector
-from apps.connectors.selectors import connector_list
+from apps.connectors.selectors import connector_figures, connector_list
 from apps.connectors.services import connector_set_paused
 from apps.console.search import business_key_search
 from apps.core.errors import HubError
@@ -283,9 +283,13 @@ class ConnectorListView(ConsoleView):
     template_name = "console/connector_list.html"
 
     def get_context_data(self, **kwargs):
+        figures = connector_figures(now=timezone.now())
+        connectors = list(connector_list())
+        for connector in connectors:
+            connector.figures = figures.get(connector.pk, {})
         return {
             **super().get_context_data(**kwargs),
-            "connectors": connector_list(),
+            "connectors": connectors,
             "can_administer": self.request.user.has_perm("accounts.administer_connectors"),
         }
 
