@@ -6,7 +6,6 @@ services), then aged with ``QuerySet.update``.
 """
 
 import datetime
-import json
 from decimal import Decimal
 
 import pytest
@@ -20,10 +19,8 @@ from apps.exceptions.services import exception_ignore, exception_resolve
 from apps.p2p import canonical as doc
 from apps.p2p.models import Invoice, PurchaseOrder, Receipt
 from apps.p2p.reconciliation import reconciliation_run
-from apps.p2p.services.invoices import invoice_apply
 from apps.p2p.services.orders import acknowledgment_apply, ship_notice_apply
 from apps.p2p.tasks import reconcile
-from apps.pipeline import processors
 from apps.pipeline.models import Transaction
 from tests.p2p.conftest import po_document
 from tests.p2p.test_flow import invoice, receipt_document, send
@@ -31,7 +28,6 @@ from tests.pipeline.builders import receive_json
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-INVOICE_DOCUMENT = "test.p2p.invoice"
 BOTH_LINES = [
     {"po_line_number": "1", "quantity": "10", "unit": "EA"},
     {"po_line_number": "2", "quantity": "4", "unit": "EA"},
@@ -45,36 +41,16 @@ NOTHING = {
 
 
 @pytest.fixture
-def channels(network, monkeypatch):
-    """Two inbound invoice channels (an EDI mailbox and a scanning service) whose messages the
-    pipeline processes with the real invoice service: match, wait for the receipt, be woken."""
-
-    def process(view: processors.InboundView) -> processors.Processed:
-        parsed = doc.Invoice.from_dict(json.loads(view.raw))
-        channel = Connector.objects.get(pk=view.connector_id).slug
-
-        def apply():
-            return invoice_apply(
-                parsed,
-                supplier_id=network["supplier"].pk,
-                supplier_code="SUP-1",
-                transaction_id=view.transaction_id,
-                correlation_id=view.correlation_id,
-                channel=channel,
-                settings=view.connector_settings,
-            )
-
-        canonical = {"document_type": doc.INVOICE, "data": parsed.to_dict()}
-        return processors.Processed(canonical, parsed.invoice_number, 1, apply=apply)
-
-    # The registry has no unregister: monkeypatch takes this test processor out again.
-    monkeypatch.setitem(processors._PROCESSORS, INVOICE_DOCUMENT, process)
+def channels(network):
+    """Two inbound invoice channels (an EDI mailbox and a scanning service) sending canonical
+    JSON invoices, processed by the product's invoice processor: match, wait for the receipt,
+    be woken."""
     return {
         slug: Connector.objects.create(
             slug=slug,
             name=slug,
             kind=ConnectorKindChoices.WEBHOOK_IN,
-            document_type=INVOICE_DOCUMENT,
+            document_type=doc.INVOICE,
             settings=network["procurement_in"].settings,
         )
         for slug in ("supplier-edi", "ap-scanning")
@@ -82,6 +58,7 @@ def channels(network, monkeypatch):
 
 
 def send_invoice(connector, data: doc.Invoice) -> Transaction:
+    data.parties = [doc.Party(role="supplier", code="acme")]  # the procurement system's code
     return send(connector, data.to_dict(), key=f"{connector.slug}:{data.invoice_number}")
 
 
