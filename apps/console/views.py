@@ -238,13 +238,8 @@ class ExceptionActionView(LoginRequiredMixin, PermissionRequiredMixin, View):
                 exception_ignore(exception_id=pk, actor=request.user, reason=text)
                 messages.success(request, "Ignored.")
             elif action == "accept_variance":
-                invoice = invoice_variance_accept(
+                invoice_variance_accept(
                     invoice_id=int(request.POST.get("invoice", 0)), actor=request.user, reason=text
-                )
-                exception_comment(
-                    exception_id=pk,
-                    actor=request.user,
-                    text=f"Variance accepted on invoice {invoice.invoice_number}: {text}",
                 )
                 messages.success(
                     request,

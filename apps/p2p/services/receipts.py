@@ -24,7 +24,10 @@ def receipt_apply(receipt: doc.Receipt, *, transaction_id: int, settings: dict) 
     existing = Receipt.objects.filter(receipt_id=receipt.receipt_id).first()
     if existing is not None and existing.source_transaction_id != transaction_id:
         return Applied(message=f"Receipt {receipt.receipt_id} was already recorded.")
-    lines = {line.line_number: line for line in record.lines.select_for_update()}
+    lines = {
+        line.line_number: line
+        for line in record.lines.select_related("item").select_for_update(of=("self",))
+    }
     matched = []
     for line in receipt.lines:
         po_line = _line_for(lines, line)

@@ -7,6 +7,8 @@ from django.db.models import Max
 from django.utils import timezone
 
 from apps.core.errors import HubError, PermissionDenied
+from apps.exceptions.choices import OPEN_STATUSES
+from apps.exceptions.models import BusinessException
 from apps.p2p.choices import InvoiceStatusChoices
 from apps.p2p.models import Invoice, VarianceAuthority
 
@@ -21,24 +23,16 @@ def variance_amount(invoice: Invoice) -> Decimal:
     over_total = Decimal(header.get("total_amount", "0")) - Decimal(
         header.get("expected_total", "0")
     )
+    lines = {line["line_number"]: line for line in result.get("lines", [])}
     over_lines = Decimal(0)
     for variance in result.get("variances", []):
-        if variance["measure"] in ("amount", "tax"):
-            over_lines += max(Decimal(variance["difference"]), Decimal(0))
-        elif variance["measure"] == "price":
-            line = next(
-                (x for x in result.get("lines", []) if x["line_number"] == variance["line_number"]),
-                None,
-            )
-            quantity = Decimal(line["quantity"]) if line else Decimal(1)
-            over_lines += max(Decimal(variance["difference"]), Decimal(0)) * quantity
-        elif variance["measure"] == "quantity":
-            line = next(
-                (x for x in result.get("lines", []) if x["line_number"] == variance["line_number"]),
-                None,
-            )
-            price = Decimal(line["unit_price"]) if line else Decimal(0)
-            over_lines += max(Decimal(variance["difference"]), Decimal(0)) * price
+        over = max(Decimal(variance["difference"]), Decimal(0))
+        line = lines.get(variance["line_number"], {})
+        if variance["measure"] == "price":  # per unit: times the quantity invoiced
+            over *= Decimal(line.get("quantity", "1"))
+        elif variance["measure"] == "quantity":  # in units: times the price invoiced
+            over *= Decimal(line.get("unit_price", "0"))
+        over_lines += over
     return max(over_total, over_lines, Decimal(0)).quantize(Decimal("0.01"))
 
 
@@ -53,7 +47,9 @@ def authority_of(user) -> Decimal | None:
 @transaction.atomic
 def invoice_variance_accept(*, invoice_id: int, actor, reason: str) -> Invoice:
     """Accept the invoice's current variances and replay it, so it matches as *variance
-    accepted* and its voucher goes to the ERP; refused beyond the actor's authority."""
+    accepted* and its voucher goes to the ERP; refused beyond the actor's authority. The
+    invoice's open exceptions say who accepted how much, and why."""
+    from apps.exceptions.services import exception_comment
     from apps.pipeline.services import transaction_replay
 
     if actor is None or not actor.has_perm(ACCEPT_PERMISSION):
@@ -89,6 +85,14 @@ def invoice_variance_accept(*, invoice_id: int, actor, reason: str) -> Invoice:
             "updated_at",
         ]
     )
+    for exception_id in BusinessException.objects.filter(
+        transaction_id=invoice.source_transaction_id, status__in=OPEN_STATUSES
+    ).values_list("pk", flat=True):
+        exception_comment(
+            exception_id=exception_id,
+            actor=actor,
+            text=f"Variance accepted on invoice {invoice.invoice_number} ({amount}): {reason}",
+        )
     transaction_replay(transaction_id=invoice.source_transaction_id, actor=actor)
     return invoice
 
