@@ -40,17 +40,15 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import psycopg
 import redis
@@ -58,6 +56,17 @@ from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.common import (  # noqa: E402
+    BenchError,
+    database_name,
+    drop_database,
+    fmt_s,
+    free_port,
+    recreate_database,
+    say,
+    wait_http,
+    wait_log,
+)
 
 BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
@@ -74,14 +83,6 @@ INVOICE = "p2p.invoice"
 VOUCHER = "p2p.ap_voucher.erp"
 ACK = "x12.acknowledgment.out"
 ON = dt.date(2000, 1, 1)  # master data valid since then
-
-
-def say(message: str) -> None:
-    print(f"==> {message}", flush=True)
-
-
-class BenchError(Exception):
-    pass
 
 
 # --- Child processes ----------------------------------------------------------------------------
@@ -142,38 +143,6 @@ class Children:
         for child in self.running.values():
             if not child.alive():
                 raise BenchError(f"{child.name} stopped unexpectedly:\n{child.log_tail()}")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
-
-
-def wait_http(url: str, child: Child, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if not child.alive():
-            raise BenchError(f"{child.name} exited while starting:\n{child.log_tail()}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback)
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise BenchError(f"{child.name} did not answer {url} within {seconds}s:\n{child.log_tail()}")
-
-
-def wait_log(child: Child, pattern: str, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    regex = re.compile(pattern)
-    while time.monotonic() < deadline:
-        if not child.alive():
-            raise BenchError(f"{child.name} exited while starting:\n{child.log_tail()}")
-        if regex.search(child.log_path.read_text(errors="replace")):
-            return
-        time.sleep(0.2)
-    raise BenchError(f"{child.name} not ready within {seconds}s:\n{child.log_tail()}")
 
 
 # --- CPU accounting (from /proc) ----------------------------------------------------------------
@@ -301,35 +270,6 @@ def cpu_split(before: tuple, after: tuple) -> dict[str, float]:
 
 
 # --- Database -----------------------------------------------------------------------------------
-
-
-def admin_url(url: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/postgres"))
-
-
-def database_name(url: str) -> str:
-    return urlsplit(url).path.lstrip("/")
-
-
-def recreate_database(url: str) -> None:
-    name = database_name(url)
-    if "bench" not in name:
-        raise BenchError(f"refusing to drop database {name!r}: its name must contain 'bench'")
-    with psycopg.connect(admin_url(url), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
-def drop_database(url: str) -> None:
-    name = database_name(url)
-    if "bench" not in name:
-        return
-    with psycopg.connect(admin_url(url), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
 
 
 def prepare_environment() -> dict:
@@ -1263,10 +1203,6 @@ def verify(conn, seeded: Seeded, files: list[InterchangeFile], figures: dict, sf
 
 
 # --- Report -------------------------------------------------------------------------------------
-
-
-def fmt_s(seconds: float) -> str:
-    return "n/a" if math.isnan(seconds) else f"{seconds:.2f} s"
 
 
 def render(report: dict) -> str:

@@ -36,14 +36,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import psycopg
 import redis
-from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.common import BenchError, database_name, drop_database, fmt_ms, recreate_database, say  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/hubconsole_bench_lookup"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/13"
@@ -54,43 +54,7 @@ BENCH_SYSTEM = "BENCH-LEGACY"
 MISS_SHARE = 0.05
 
 
-def say(message: str) -> None:
-    print(f"==> {message}", flush=True)
-
-
-class BenchError(Exception):
-    pass
-
-
 # --- Database and environment -------------------------------------------------------------------
-
-
-def admin_url(url: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/postgres"))
-
-
-def database_name(url: str) -> str:
-    return urlsplit(url).path.lstrip("/")
-
-
-def recreate_database(url: str) -> None:
-    name = database_name(url)
-    if "bench" not in name:
-        raise BenchError(f"refusing to drop database {name!r}: its name must contain 'bench'")
-    with psycopg.connect(admin_url(url), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
-def drop_database(url: str) -> None:
-    with psycopg.connect(admin_url(url), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(database_name(url))
-            )
-        )
 
 
 def prepare_environment() -> dict:
@@ -391,10 +355,6 @@ def measure(args, report: dict) -> None:
 
 
 # --- Report -------------------------------------------------------------------------------------
-
-
-def fmt_ms(seconds: float) -> str:
-    return "n/a" if math.isnan(seconds) else f"{seconds * 1000:.1f} ms"
 
 
 def _row(label: str, figures: dict, target: str = "") -> str:

@@ -36,15 +36,13 @@ import random
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import psycopg
 import redis
@@ -52,8 +50,18 @@ from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
 from apps.connectors.signing import SIGNATURE_HEADER, sign  # noqa: E402 (needs ROOT on path)
+from bench.common import (  # noqa: E402
+    BenchError,
+    database_name,
+    fmt_ms,
+    fmt_s,
+    free_port,
+    recreate_database,
+    say,
+    wait_http,
+    wait_log,
+)
 
 BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"  # the only address this benchmark sends traffic to
@@ -67,10 +75,6 @@ TARGET_INGEST = 1000.0  # messages/s
 TARGET_E2E = 500.0  # messages/s
 TARGET_E2E_P95 = 2.0  # seconds
 COPY_REPEATS = 3
-
-
-def say(message: str) -> None:
-    print(f"==> {message}", flush=True)
 
 
 # --- Child processes --------------------------------------------------------------------------
@@ -139,42 +143,6 @@ class Children:
         for child in self.running.values():
             if not child.alive():
                 raise BenchError(f"{child.name} stopped unexpectedly:\n{child.log_tail()}")
-
-
-class BenchError(Exception):
-    pass
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
-
-
-def wait_http(url: str, child: Child, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if not child.alive():
-            raise BenchError(f"{child.name} exited while starting:\n{child.log_tail()}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback)
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise BenchError(f"{child.name} did not answer {url} within {seconds}s:\n{child.log_tail()}")
-
-
-def wait_log(child: Child, pattern: str, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    regex = re.compile(pattern)
-    while time.monotonic() < deadline:
-        if not child.alive():
-            raise BenchError(f"{child.name} exited while starting:\n{child.log_tail()}")
-        if regex.search(child.log_path.read_text(errors="replace")):
-            return
-        time.sleep(0.2)
-    raise BenchError(f"{child.name} not ready within {seconds}s:\n{child.log_tail()}")
 
 
 # --- CPU accounting (from /proc) ----------------------------------------------------------------
@@ -551,26 +519,6 @@ def percentile(values: list[float], q: float) -> float:
 # --- Database ---------------------------------------------------------------------------------
 
 
-def admin_url(url: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/postgres"))
-
-
-def database_name(url: str) -> str:
-    return urlsplit(url).path.lstrip("/")
-
-
-def recreate_database(url: str) -> None:
-    name = database_name(url)
-    if "bench" not in name:
-        raise BenchError(f"refusing to drop database {name!r}: its name must contain 'bench'")
-    with psycopg.connect(admin_url(url), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
 _SETUP = """
 import json
 from apps.connectors.models import Connector
@@ -858,14 +806,6 @@ def machine_facts(conn) -> dict:
         "commit": commit or "?",
         "server": server,
     }
-
-
-def fmt_ms(seconds: float) -> str:
-    return "n/a" if math.isnan(seconds) else f"{seconds * 1000:.1f} ms"
-
-
-def fmt_s(seconds: float) -> str:
-    return "n/a" if math.isnan(seconds) else f"{seconds:.2f} s"
 
 
 def verdict(ok: bool) -> str:

@@ -1,0 +1,94 @@
+"""What every benchmark script shares: messages, its own database, and waiting for the
+processes it starts."""
+
+import math
+import re
+import socket
+import time
+import urllib.request
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+HOST = "127.0.0.1"  # the only address benchmarks send traffic to
+
+
+def say(message: str) -> None:
+    print(f"==> {message}", flush=True)
+
+
+class BenchError(Exception):
+    pass
+
+
+def admin_url(url: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path="/postgres"))
+
+
+def database_name(url: str) -> str:
+    return urlsplit(url).path.lstrip("/")
+
+
+def recreate_database(url: str) -> None:
+    name = database_name(url)
+    if "bench" not in name:
+        raise BenchError(f"refusing to drop database {name!r}: its name must contain 'bench'")
+    with psycopg.connect(admin_url(url), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def drop_database(url: str) -> None:
+    name = database_name(url)
+    if "bench" not in name:  # only what recreate_database made
+        return
+    with psycopg.connect(admin_url(url), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+def wait_http(url: str, child, seconds: float = 60) -> None:
+    """Until ``url`` answers 200; ``child`` is the process that serves it (``alive()``,
+    ``name``, ``log_tail()``)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not child.alive():
+            raise BenchError(f"{child.name} exited while starting:\n{child.log_tail()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback)
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise BenchError(f"{child.name} did not answer {url} within {seconds}s:\n{child.log_tail()}")
+
+
+def wait_log(child, pattern: str, seconds: float = 60) -> None:
+    """Until ``child``'s log (``log_path``) shows ``pattern``."""
+    deadline = time.monotonic() + seconds
+    regex = re.compile(pattern)
+    while time.monotonic() < deadline:
+        if not child.alive():
+            raise BenchError(f"{child.name} exited while starting:\n{child.log_tail()}")
+        if regex.search(child.log_path.read_text(errors="replace")):
+            return
+        time.sleep(0.2)
+    raise BenchError(f"{child.name} not ready within {seconds}s:\n{child.log_tail()}")
+
+
+def fmt_ms(seconds: float) -> str:
+    return "n/a" if math.isnan(seconds) else f"{seconds * 1000:.1f} ms"
+
+
+def fmt_s(seconds: float) -> str:
+    return "n/a" if math.isnan(seconds) else f"{seconds:.2f} s"
