@@ -6,6 +6,7 @@ import re
 import socket
 import time
 import urllib.request
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -92,3 +93,27 @@ def fmt_ms(seconds: float) -> str:
 
 def fmt_s(seconds: float) -> str:
     return "n/a" if math.isnan(seconds) else f"{seconds:.2f} s"
+
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+_DOCS_INTRO = (
+    "# Benchmarks\n\n"
+    "Measured figures of HubConsole on its development machine. Each section is written by "
+    "the script named in it; rerunning the script replaces only its own section.\n"
+)
+
+
+def write_docs_section(heading: str, section: str, *, docs: Path = DOCS) -> None:
+    """Replace the section under ``heading`` (a ``## `` line) of docs/benchmarks.md and keep
+    every other one; the file is read just before writing, as other scripts write it too."""
+    text = docs.read_text() if docs.exists() else _DOCS_INTRO
+    start = text.find(heading + "\n")
+    if start == -1:
+        text = text.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n"
+    else:
+        following = re.search(r"^## ", text[start + len(heading) :], flags=re.MULTILINE)
+        end = start + len(heading) + following.start() if following else len(text)
+        rest = "\n" + text[end:] if following else ""
+        text = text[:start] + section.rstrip("\n") + "\n" + rest
+    docs.parent.mkdir(parents=True, exist_ok=True)
+    docs.write_text(text)

@@ -57,6 +57,7 @@ from psycopg import sql
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench.common import (  # noqa: E402
+    DOCS,
     BenchError,
     database_name,
     drop_database,
@@ -66,13 +67,13 @@ from bench.common import (  # noqa: E402
     say,
     wait_http,
     wait_log,
+    write_docs_section,
 )
 
 BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/hubconsole_bench_810"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/13"
-DOCS = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Procure-to-pay: 810 invoices from file pickup to AP voucher"
 SFTP_PASSWORD_ENV = "HUBCONSOLE_SECRET_BENCH_SFTP_PASSWORD"
 SFTP_PASSWORD = "bench-sftp-" + "p" * 24
@@ -1365,26 +1366,6 @@ def interpret(report: dict) -> str:
     return " ".join(parts)
 
 
-def write_docs(section: str) -> None:
-    """Replace this script's section only (re-read just before writing: other scripts write
-    their own sections of the same file)."""
-    intro = (
-        "# Benchmarks\n\n"
-        "Measured figures of HubConsole on its development machine. Each section is written by "
-        "the script named in it; rerunning the script replaces only its own section.\n"
-    )
-    text = DOCS.read_text() if DOCS.exists() else intro
-    start = text.find(SECTION)
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n"
-    else:
-        following = re.search(r"^## ", text[start + len(SECTION) :], flags=re.MULTILINE)
-        end = start + len(SECTION) + following.start() if following else len(text)
-        rest = "\n" + text[end:] if following else ""
-        text = text[:start] + section.rstrip("\n") + "\n" + rest
-    DOCS.write_text(text)
-
-
 # --- Main ---------------------------------------------------------------------------------------
 
 
@@ -1557,7 +1538,7 @@ def main(argv: list[str] | None = None) -> int:
         say("the flow did not do what it should: docs/benchmarks.md left alone")
         return 1
     if not args.no_docs:
-        write_docs(section)
+        write_docs_section(SECTION, section)
         say(f"updated {DOCS.relative_to(ROOT)}")
     say(f"total time {time.monotonic() - started:.0f} s")
     return 0

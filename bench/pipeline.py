@@ -52,6 +52,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from apps.connectors.signing import SIGNATURE_HEADER, sign  # noqa: E402 (needs ROOT on path)
 from bench.common import (  # noqa: E402
+    DOCS,
     BenchError,
     database_name,
     fmt_ms,
@@ -61,6 +62,7 @@ from bench.common import (  # noqa: E402
     say,
     wait_http,
     wait_log,
+    write_docs_section,
 )
 
 BIN = Path(sys.executable).parent
@@ -69,7 +71,6 @@ DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/hubconsole_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
 SECRET_ENV = "HUBCONSOLE_SECRET_BENCH_WEBHOOK"
 SECRET = "bench-webhook-secret-" + "k" * 24
-DOCS = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Pipeline: ingest and end-to-end"
 TARGET_INGEST = 1000.0  # messages/s
 TARGET_E2E = 500.0  # messages/s
@@ -959,25 +960,6 @@ def render(report: dict) -> str:
     return "\n".join(lines)
 
 
-def write_docs(section: str) -> None:
-    intro = (
-        "# Benchmarks\n\n"
-        "Measured figures of HubConsole on its development machine. Each section is written by "
-        "the script named in it; rerunning the script replaces only its own section.\n"
-    )
-    text = DOCS.read_text() if DOCS.exists() else intro
-    start = text.find(SECTION)
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n"
-    else:
-        following = re.search(r"^## ", text[start + len(SECTION) :], flags=re.MULTILINE)
-        end = start + len(SECTION) + following.start() if following else len(text)
-        rest = "\n" + text[end:] if following else ""
-        text = text[:start] + section.rstrip("\n") + "\n" + rest
-    DOCS.parent.mkdir(parents=True, exist_ok=True)
-    DOCS.write_text(text)
-
-
 def interpret(report: dict) -> str:
     rows = {row[0]: row for row in cpu_rows(report)}
     top = max(report["ingest"], key=lambda level: level["rate"])
@@ -1460,7 +1442,7 @@ def main(argv: list[str] | None = None) -> int:
     section = render(report)
     print("\n" + section)
     if not args.no_docs:
-        write_docs(section)
+        write_docs_section(SECTION, section)
         say(f"updated {DOCS.relative_to(ROOT)}")
     say(f"total time {time.monotonic() - started:.0f} s")
     problems = verification_problems(report)

@@ -54,11 +54,18 @@ from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.common import BenchError, database_name, drop_database, recreate_database, say  # noqa: E402
+from bench.common import (  # noqa: E402
+    DOCS,
+    BenchError,
+    database_name,
+    drop_database,
+    recreate_database,
+    say,
+    write_docs_section,
+)
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/hubconsole_bench_match"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/11"
-DOCS = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Procure-to-pay: three-way match"
 TARGET_SECONDS = 60.0  # for 100,000 invoices of 10 lines
 LINES = 10
@@ -932,26 +939,6 @@ def render(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_docs(section: str) -> None:
-    """Replace this benchmark's section of docs/benchmarks.md, keep every other one."""
-    intro = (
-        "# Benchmarks\n\n"
-        "Measured figures of HubConsole on its development machine. Each section is written by "
-        "the script named in it; rerunning the script replaces only its own section.\n"
-    )
-    text = DOCS.read_text() if DOCS.exists() else intro
-    start = text.find(SECTION + "\n")
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n"
-    else:
-        following = re.search(r"^## ", text[start + len(SECTION) :], flags=re.MULTILINE)
-        end = start + len(SECTION) + following.start() if following else len(text)
-        rest = "\n" + text[end:] if following else ""
-        text = text[:start] + section.rstrip("\n") + "\n" + rest
-    DOCS.parent.mkdir(parents=True, exist_ok=True)
-    DOCS.write_text(text)
-
-
 # --- Main ---------------------------------------------------------------------------------------
 
 
@@ -1050,7 +1037,7 @@ def main(argv: list[str] | None = None) -> int:
     section = render(report)
     print("\n" + section)
     if not args.no_docs:
-        write_docs(section)
+        write_docs_section(SECTION, section)
         say(f"updated {DOCS.relative_to(ROOT)}")
     say(f"total time {time.monotonic() - started:.0f} s")
     return 0
