@@ -17,7 +17,7 @@ from apps.p2p.matching import match_invoice
 from apps.p2p.models import APVoucher, Invoice, InvoiceLine, PurchaseOrderLine
 from apps.p2p.services.common import erp_codes, json_body, money, route
 from apps.p2p.services.facts import LimitsBook, header_facts, line_facts, status_of
-from apps.p2p.services.orders import _line_for, _order_for
+from apps.p2p.services.orders import po_line_for, purchase_order_locked
 from apps.p2p.services.variances import variances_accepted
 from apps.pipeline.processors import Applied, Delivery
 
@@ -60,7 +60,7 @@ def invoice_apply(
     if earlier is not None and earlier.status == InvoiceStatusChoices.VOUCHERED:
         return Applied(keys=keys, message="The invoice's voucher is already posted.")
 
-    record = _order_for(invoice.po_number)
+    record = purchase_order_locked(invoice.po_number)
     keys.append(("po_number", record.po_number))
     lines_amount = sum((line.extended_amount or Decimal(0) for line in invoice.lines), Decimal(0))
     charges = sum((ac.signed_amount for ac in invoice.allowances_charges), Decimal(0))
@@ -82,7 +82,7 @@ def invoice_apply(
     }
     pairs = []
     for line in invoice.lines:
-        po_line = _line_for(po_lines, line)
+        po_line = po_line_for(po_lines, line)
         if po_line is None:
             named = line.item.vendor_part or line.item.gtin or line.line_number
             raise HubError(

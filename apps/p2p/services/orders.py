@@ -30,6 +30,7 @@ class CheckedOrder:
     legal_entity_id: int
     legal_entity_code: str
     facility_id: int | None
+    facility_code: str
     cost_center_id: int
     cost_center_code: str
     items: dict[str, tuple[int, str]]  # line number -> (item id, item code)
@@ -70,6 +71,7 @@ def purchase_order_check(po: doc.PurchaseOrder, *, system: str) -> CheckedOrder:
         legal_entity_id=entity.record_id,
         legal_entity_code=entity.code,
         facility_id=answers[keys["facility"]].record_id if "facility" in keys else None,
+        facility_code=answers[keys["facility"]].code if "facility" in keys else "",
         cost_center_id=cost_center.record_id,
         cost_center_code=cost_center.code,
         items={n: (answers[k].record_id, answers[k].code) for n, k in item_keys.items()},
@@ -110,10 +112,9 @@ def _erp_body(order: CheckedOrder, revision: int) -> bytes:
     items = erp_codes("item", dict(order.items.values()), on=on)
     facility = ""
     if order.facility_id is not None:
-        from apps.masterdata.models import Facility
-
-        code = Facility.objects.values_list("code", flat=True).get(pk=order.facility_id)
-        facility = erp_codes("facility", {order.facility_id: code}, on=on)[order.facility_id]
+        facility = erp_codes("facility", {order.facility_id: order.facility_code}, on=on)[
+            order.facility_id
+        ]
     return json_body(
         {
             "po_number": po.po_number,
@@ -246,7 +247,8 @@ def purchase_orders_sent(po_numbers: list[str]) -> None:
     )
 
 
-def _order_for(po_number: str) -> PurchaseOrder:
+def purchase_order_locked(po_number: str) -> PurchaseOrder:
+    """The purchase order, locked for the caller's commit, or PO_NOT_FOUND."""
     record = (
         PurchaseOrder.objects.select_related("legal_entity")
         .select_for_update(of=("self",))
@@ -262,7 +264,7 @@ def _order_for(po_number: str) -> PurchaseOrder:
     return record
 
 
-def _line_for(lines: dict[str, PurchaseOrderLine], line: doc.Line) -> PurchaseOrderLine | None:
+def po_line_for(lines: dict[str, PurchaseOrderLine], line: doc.Line) -> PurchaseOrderLine | None:
     """The PO line an incoming line means: by number, else by vendor part or GTIN."""
     number = line.po_line_number or line.line_number
     candidate = lines.get(number)
@@ -286,11 +288,11 @@ def _names_another_item(line: doc.Line, po_line: PurchaseOrderLine) -> bool:
 
 def acknowledgment_apply(ack: doc.POAcknowledgment) -> Applied:
     """The supplier's 855: accepted, changed (the buyer decides) or rejected."""
-    record = _order_for(ack.po_number)
+    record = purchase_order_locked(ack.po_number)
     lines = {line.line_number: line for line in record.lines.all()}
     changed = []
     for line in ack.lines:
-        po_line = _line_for(lines, line)
+        po_line = po_line_for(lines, line)
         if po_line is None:
             continue
         po_line.ack_status = line.status or ack.status
@@ -358,13 +360,13 @@ def ship_notice_apply(asn: doc.ShipNotice, *, supplier_id: int, transaction_id: 
     )
     keys = [("shipment_id", asn.shipment_id)]
     for po_number in po_numbers:
-        record = _order_for(po_number)
+        record = purchase_order_locked(po_number)
         keys.append(("po_number", po_number))
         lines = {line.line_number: line for line in record.lines.all()}
         for line in asn.lines:
             if line.po_number and line.po_number != po_number:
                 continue
-            po_line = _line_for(lines, line)
+            po_line = po_line_for(lines, line)
             if po_line is None:
                 raise HubError(
                     codes.ASN_RECEIPT_MISMATCH,

@@ -9,7 +9,7 @@ from apps.p2p.choices import InvoiceStatusChoices
 from apps.p2p.choices import PurchaseOrderStatusChoices as Status
 from apps.p2p.models import Invoice, Receipt, ReceiptLine
 from apps.p2p.services.common import erp_codes, json_body, number, route
-from apps.p2p.services.orders import _line_for, _order_for
+from apps.p2p.services.orders import po_line_for, purchase_order_locked
 from apps.pipeline.processors import Applied, Delivery
 
 ERP_RECEIPT = "p2p.receipt.erp"
@@ -20,7 +20,7 @@ _WAKEABLE = (InvoiceStatusChoices.WAITING_RECEIPT, InvoiceStatusChoices.EXCEPTIO
 
 def receipt_apply(receipt: doc.Receipt, *, transaction_id: int, settings: dict) -> Applied:
     """Record a receipt once (a replay of the same transaction records it afresh)."""
-    record = _order_for(receipt.po_number)
+    record = purchase_order_locked(receipt.po_number)
     existing = Receipt.objects.filter(receipt_id=receipt.receipt_id).first()
     if existing is not None and existing.source_transaction_id != transaction_id:
         return Applied(message=f"Receipt {receipt.receipt_id} was already recorded.")
@@ -30,7 +30,7 @@ def receipt_apply(receipt: doc.Receipt, *, transaction_id: int, settings: dict) 
     }
     matched = []
     for line in receipt.lines:
-        po_line = _line_for(lines, line)
+        po_line = po_line_for(lines, line)
         if po_line is None:
             raise HubError(
                 codes.ASN_RECEIPT_MISMATCH,
