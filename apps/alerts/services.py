@@ -275,6 +275,7 @@ CROSS JOIN LATERAL (
 ) AS fired(kind, threshold_at, recipients, due)
 WHERE s.at_risk_at <= %(now)s
   AND e.status IN ('open', 'in_progress')
+  AND e.held_at IS NULL  -- a person parked it on purpose: no alerts until released
   AND s.due_at = e.due_at
   AND fired.due
   AND NOT EXISTS (

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from apps.console import views
+from apps.console import edit_views, mapping_views, views
 
 app_name = "console"
 
@@ -18,7 +18,18 @@ urlpatterns = [
         views.TransactionReplayView.as_view(),
         name="transaction_replay",
     ),
+    path(
+        "transactions/<int:pk>/edit",
+        edit_views.TransactionEditView.as_view(),
+        name="transaction_edit",
+    ),
     path("exceptions/", views.ExceptionListView.as_view(), name="exception_list"),
+    path("exceptions/fix-mapping/", mapping_views.FixMappingView.as_view(), name="fix_mapping"),
+    path(
+        "exceptions/fix-mapping/<int:pk>/approve",
+        mapping_views.FixMappingApproveView.as_view(),
+        name="fix_mapping_approve",
+    ),
     path("exceptions/groups/", views.ExceptionGroupListView.as_view(), name="exception_group_list"),
     path("exceptions/<int:pk>/", views.ExceptionDetailView.as_view(), name="exception_detail"),
     path(

@@ -19,7 +19,7 @@ from apps.core.errors import HubError
 from apps.core.htmx import HtmxFragmentMixin
 from apps.core.masking import mask_payload
 from apps.core.pagination import keyset_page
-from apps.exceptions.choices import OPEN_STATUSES
+from apps.exceptions.choices import OPEN_STATUSES, ExceptionActionChoices
 from apps.exceptions.filtersets import BusinessExceptionFilterSet
 from apps.exceptions.models import BusinessException
 from apps.exceptions.selectors import (
@@ -29,27 +29,37 @@ from apps.exceptions.selectors import (
     exception_list,
     exception_workload,
     open_exceptions_by_team,
+    root_cause_parts,
 )
 from apps.exceptions.services import (
     exception_assign,
     exception_comment,
+    exception_hold,
     exception_ignore,
+    exception_release,
     exception_resolve,
 )
 from apps.p2p.models import Invoice
 from apps.p2p.selectors import invoice_match_context
 from apps.p2p.services.variances import invoice_variance_accept
+from apps.pipeline.choices import REPLAYABLE_STATUSES
 from apps.pipeline.filtersets import TransactionFilterSet
 from apps.pipeline.models import Transaction
 from apps.pipeline.selectors import (
     pipeline_overview,
     transaction_can_replay,
+    transaction_edits,
     transaction_events,
     transaction_get,
     transaction_lineage,
     transaction_list,
 )
-from apps.pipeline.services import exception_replay, transaction_replay
+from apps.pipeline.services import (
+    exception_reject,
+    exception_replay,
+    may_edit,
+    transaction_replay,
+)
 
 PAGE_SIZE = 50
 # Codes whose exception screen shows the invoice beside its PO and receipts.
@@ -127,10 +137,12 @@ class TransactionDetailView(ConsoleView):
             "exceptions": exception_list().filter(transaction=tx),
             "now": timezone.now(),
             "can_see_payload": can_see_payload,
-            "payload": mask_payload(_payload_text(bytes(tx.raw)), format=tx.format)
+            "payload": mask_payload(_payload_text(bytes(tx.edited or tx.raw)), format=tx.format)
             if can_see_payload
             else None,
             "can_replay": transaction_can_replay(transaction=tx, user=user),
+            "can_edit": may_edit(user) and tx.status in REPLAYABLE_STATUSES,
+            "edits": transaction_edits(transaction_id=tx.pk) if can_see_payload else [],
         }
 
 
@@ -209,6 +221,13 @@ class ExceptionDetailView(ConsoleView):
             and tx is not None
             and transaction_can_replay(transaction=tx, user=user),
             "actions": set(item.code.allowed_actions),
+            "can_edit": item.is_open
+            and tx is not None
+            and ExceptionActionChoices.EDIT_REPLAY in item.code.allowed_actions
+            and tx.status in REPLAYABLE_STATUSES
+            and may_edit(user),
+            "mapping": root_cause_parts(item.root_cause_key) if item.root_cause_key else {},
+            "can_fix_mapping": user.has_perm("accounts.fix_mapping"),
         }
 
 
@@ -237,6 +256,15 @@ class ExceptionActionView(LoginRequiredMixin, PermissionRequiredMixin, View):
             elif action == "ignore":
                 exception_ignore(exception_id=pk, actor=request.user, reason=text)
                 messages.success(request, "Ignored.")
+            elif action == "hold":
+                exception_hold(exception_id=pk, actor=request.user, reason=text)
+                messages.success(request, "On hold: no SLA alerts and no replay until released.")
+            elif action == "release":
+                exception_release(exception_id=pk, actor=request.user, reason=text)
+                messages.success(request, "Hold released.")
+            elif action == "reject":
+                exception_reject(exception_id=pk, actor=request.user, reason=text)
+                messages.success(request, "Rejected: the document will not go through.")
             elif action == "accept_variance":
                 invoice_variance_accept(
                     invoice_id=int(request.POST.get("invoice", 0)), actor=request.user, reason=text

@@ -38,6 +38,12 @@ _JSON_KEYS = re.compile(
 )
 
 
+def is_patient_path(path: str) -> bool:
+    """Whether a dotted JSON path (``patient.mrn``, ``lines.0.sku``) names a person or their
+    identifiers: such fields are shown masked and never edited on screen."""
+    return any(_JSON_KEYS.search(part) for part in path.split("."))
+
+
 def mask_payload(text: str, *, format: str) -> str:
     """``text`` with patient identifiers replaced by ``***`` (``MASKED`` in X12), by
     ``format``: hl7v2, x12, json; other text is returned as it is."""

@@ -24,6 +24,7 @@ class BusinessExceptionStatusChoices(models.TextChoices):
     IN_PROGRESS = "in_progress", "In progress"
     RESOLVED = "resolved", "Resolved"
     IGNORED = "ignored", "Ignored"
+    REJECTED = "rejected", "Rejected"
 
 
 OPEN_STATUSES = (BusinessExceptionStatusChoices.OPEN, BusinessExceptionStatusChoices.IN_PROGRESS)
@@ -51,3 +52,8 @@ class ExceptionActivityKindChoices(models.TextChoices):
     REPLAY_REQUESTED = "replay_requested", "Replay requested"
     RESOLVED = "resolved", "Resolved"
     IGNORED = "ignored", "Ignored"
+    HELD = "held", "Put on hold"
+    RELEASED = "released", "Hold released"
+    REJECTED = "rejected", "Rejected"
+    EDITED = "edited", "Edited and replayed"
+    MAPPING_PROPOSED = "mapping_proposed", "Mapping proposed"

@@ -93,6 +93,10 @@ class BusinessException(models.Model):
     due_at = models.DateTimeField()
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolution = models.CharField(max_length=300, blank=True)
+    # A person parked the item on purpose (a supplier is being called, a credit is coming):
+    # it stays open and in the queues but raises no SLA alerts until released.
+    held_at = models.DateTimeField(null=True, blank=True)
+    hold_reason = models.CharField(max_length=300, blank=True, db_default="")
 
     class Meta:
         ordering = ["-opened_at"]
@@ -142,6 +146,10 @@ class BusinessException(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    @property
+    def is_held(self) -> bool:
+        return self.held_at is not None
 
 
 class ExceptionActivity(models.Model):

@@ -134,3 +134,10 @@ def exception_workload(*, user, now) -> dict:
             .order_by("-id")[:10]
         ),
     }
+
+
+def open_count_for_root_cause(key: str) -> int:
+    """How many open exceptions wait on one root cause (uses exception_open_root_cause_idx)."""
+    if not key:
+        return 0
+    return BusinessException.objects.filter(root_cause_key=key, status__in=OPEN_STATUSES).count()

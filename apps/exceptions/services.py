@@ -216,17 +216,47 @@ def exceptions_resolve_for_transactions(
     return len(open_items)
 
 
-def exceptions_note_replay(*, transaction_id: int, actor: AbstractBaseUser | None) -> int:
-    """Record on a transaction's open exceptions that someone asked for a replay."""
+def exceptions_note(
+    *, transaction_id: int, actor: AbstractBaseUser | None, kind: str, message: str, data=None
+) -> int:
+    """Record something that happened to a transaction on each of its open exceptions."""
     items = list(
         BusinessException.objects.filter(transaction_id=transaction_id, status__in=OPEN_STATUSES)
     )
     ExceptionActivity.objects.bulk_create(
+        ExceptionActivity(exception=item, kind=kind, actor=actor, message=message, data=data or {})
+        for item in items
+    )
+    return len(items)
+
+
+def exceptions_note_replay(*, transaction_id: int, actor: AbstractBaseUser | None) -> int:
+    """Record on a transaction's open exceptions that someone asked for a replay."""
+    return exceptions_note(
+        transaction_id=transaction_id,
+        actor=actor,
+        kind=ExceptionActivityKindChoices.REPLAY_REQUESTED,
+        message="Replay requested.",
+    )
+
+
+def exceptions_reject_for_transaction(*, transaction_id: int, actor, reason: str) -> int:
+    """Close every open exception of a transaction a person rejected (inside their commit)."""
+    items = list(
+        BusinessException.objects.filter(
+            transaction_id=transaction_id, status__in=OPEN_STATUSES
+        ).select_for_update()
+    )
+    now = timezone.now()
+    with acting_as(actor):
+        for item in items:
+            item.status = BusinessExceptionStatusChoices.REJECTED
+            item.resolved_at = now
+            item.resolution = reason[:300]
+            item.save(update_fields=["status", "resolved_at", "resolution"])
+    ExceptionActivity.objects.bulk_create(
         ExceptionActivity(
-            exception=item,
-            kind=ExceptionActivityKindChoices.REPLAY_REQUESTED,
-            actor=actor,
-            message="Replay requested.",
+            exception=item, kind=ExceptionActivityKindChoices.REJECTED, actor=actor, message=reason
         )
         for item in items
     )
@@ -264,11 +294,7 @@ def _locked(exception_id: int) -> BusinessException:
 @transaction.atomic
 def exception_assign(*, exception_id: int, assignee, actor) -> BusinessException:
     """Assign to someone (or to oneself: claim). Moves an open item to in progress."""
-    _require(actor)
-    item = _locked(exception_id)
-    _require_action(item, ExceptionActionChoices.ASSIGN)
-    if not item.is_open:
-        raise HubError("EXCEPTION_CLOSED", "This exception is already closed.")
+    item = _open_for(exception_id, actor, ExceptionActionChoices.ASSIGN)
     if assignee is not None and not assignee.has_perm(WORK_PERMISSION):
         raise HubError("ASSIGNEE_NOT_ALLOWED", f"{assignee} cannot work exceptions.")
     item.assignee = assignee
@@ -302,15 +328,27 @@ def exception_comment(*, exception_id: int, actor, text: str) -> ExceptionActivi
     )
 
 
-def _close(*, exception_id: int, actor, reason: str, status: str, action: str, kind: str):
+def _reason(reason: str) -> str:
+    reason = reason.strip()
+    if not reason:
+        raise HubError("REASON_REQUIRED", "Say why, so the next person understands.")
+    return reason
+
+
+def _open_for(exception_id: int, actor, action: str) -> BusinessException:
+    """The exception, locked, after checking the actor may work it and its code allows
+    ``action`` now."""
     _require(actor)
     item = _locked(exception_id)
     _require_action(item, action)
     if not item.is_open:
         raise HubError("EXCEPTION_CLOSED", "This exception is already closed.")
-    reason = reason.strip()
-    if not reason:
-        raise HubError("REASON_REQUIRED", "Say why, so the next person understands.")
+    return item
+
+
+def _close(*, exception_id: int, actor, reason: str, status: str, action: str, kind: str):
+    item = _open_for(exception_id, actor, action)
+    reason = _reason(reason)
     item.status = status
     item.resolved_at = timezone.now()
     item.resolution = reason[:300]
@@ -318,6 +356,57 @@ def _close(*, exception_id: int, actor, reason: str, status: str, action: str, k
         item.save(update_fields=["status", "resolved_at", "resolution"])
     ExceptionActivity.objects.create(exception=item, kind=kind, actor=actor, message=reason)
     return item
+
+
+@transaction.atomic
+def exception_hold(*, exception_id: int, actor, reason: str) -> BusinessException:
+    """Park an open exception on purpose (a supplier is being called, a credit is coming): it
+    stays in the queues, marked on hold, raises no SLA alerts and is not replayed until a
+    person releases it."""
+    item = _open_for(exception_id, actor, ExceptionActionChoices.HOLD)
+    reason = _reason(reason)
+    if item.is_held:
+        raise HubError("ALREADY_ON_HOLD", "This exception is already on hold.")
+    item.held_at = timezone.now()
+    item.hold_reason = reason[:300]
+    with acting_as(actor):
+        item.save(update_fields=["held_at", "hold_reason"])
+    ExceptionActivity.objects.create(
+        exception=item, kind=ExceptionActivityKindChoices.HELD, actor=actor, message=reason
+    )
+    return item
+
+
+@transaction.atomic
+def exception_release(*, exception_id: int, actor, reason: str = "") -> BusinessException:
+    """Take an exception off hold: SLA alerts and replays apply to it again."""
+    item = _open_for(exception_id, actor, ExceptionActionChoices.HOLD)
+    if not item.is_held:
+        raise HubError("NOT_ON_HOLD", "This exception is not on hold.")
+    item.held_at = None
+    item.hold_reason = ""
+    with acting_as(actor):
+        item.save(update_fields=["held_at", "hold_reason"])
+    ExceptionActivity.objects.create(
+        exception=item,
+        kind=ExceptionActivityKindChoices.RELEASED,
+        actor=actor,
+        message=reason.strip() or "Hold released.",
+    )
+    return item
+
+
+@transaction.atomic
+def exception_reject_alone(*, exception_id: int, actor, reason: str) -> BusinessException:
+    """Close a finding that has no transaction as rejected (see pipeline's exception_reject)."""
+    return _close(
+        exception_id=exception_id,
+        actor=actor,
+        reason=reason,
+        status=BusinessExceptionStatusChoices.REJECTED,
+        action=ExceptionActionChoices.REJECT,
+        kind=ExceptionActivityKindChoices.REJECTED,
+    )
 
 
 @transaction.atomic

@@ -25,6 +25,7 @@ class InvoiceStatusChoices(models.TextChoices):
     EXCEPTION = "exception", "Not matched (exception)"
     MATCHED = "matched", "Matched"
     VOUCHERED = "vouchered", "Voucher posted"
+    REJECTED = "rejected", "Rejected (never paid)"
 
 
 class VoucherStatusChoices(models.TextChoices):

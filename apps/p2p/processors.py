@@ -24,7 +24,12 @@ from apps.p2p.formats import (
 )
 from apps.p2p.services import orders, receipts
 from apps.p2p.services.common import json_body, resolve_all
-from apps.p2p.services.invoices import ERP_VOUCHER, invoice_apply, vouchers_posted
+from apps.p2p.services.invoices import (
+    ERP_VOUCHER,
+    invoice_apply,
+    invoices_reject,
+    vouchers_posted,
+)
 from apps.pipeline.processors import (
     Child,
     DeliveredView,
@@ -33,6 +38,7 @@ from apps.pipeline.processors import (
     json_document,
     register,
     register_after_delivery,
+    register_on_reject,
 )
 
 DEFAULT_SOURCE_SYSTEM = "PROCUREMENT"
@@ -224,6 +230,11 @@ def _json_invoice(view: InboundView):
     on = parsed.invoice_date or timezone.localdate()
     resolved = resolve_all([key], on=on)[key]
     return parsed, resolved.record_id, resolved.code
+
+
+@register_on_reject(doc.INVOICE)
+def invoices_rejected(transaction_ids: list[int]) -> None:
+    invoices_reject(transaction_ids=transaction_ids)
 
 
 @register_after_delivery(orders.ERP_ORDER)

@@ -16,6 +16,7 @@ class TransactionStatusChoices(models.TextChoices):
     WAITING = "waiting", "Waiting"  # parked until something it needs arrives (a receipt)
     EXCEPTION = "exception", "Exception"  # stopped with a business exception
     CONFLICT = "conflict", "Stored aside"  # reused a key with other content; kept, not processed
+    REJECTED = "rejected", "Rejected"  # a person rejected the document; never processed again
 
 
 # A person may replay a transaction that stopped, or bring a scheduled retry forward.
@@ -46,3 +47,5 @@ class TransactionEventKindChoices(models.TextChoices):
     REPLAYED = "replayed", "Replayed"
     WAITING = "waiting", "Waiting"
     WOKEN = "woken", "Woken to run again"
+    EDITED = "edited", "Edited by a person"
+    REJECTED = "rejected", "Rejected by a person"

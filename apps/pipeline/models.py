@@ -37,6 +37,9 @@ class Transaction(models.Model):
     content_sha256 = models.CharField(max_length=64)
     raw = models.BinaryField()
     raw_size = models.PositiveIntegerField()
+    # The message as a person last corrected it (edit-and-replay); processing and delivery read
+    # this instead of ``raw``, which stays exactly as received. Each edit is a TransactionEdit.
+    edited = models.BinaryField(null=True, blank=True)
     canonical = models.JSONField(null=True, blank=True)
     correlation_id = models.CharField(max_length=64, db_index=True)
     document_id = models.CharField(max_length=120, blank=True)
@@ -91,6 +94,26 @@ class Transaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_direction_display()} {self.document_type} #{self.pk}"
+
+
+class TransactionEdit(models.Model):
+    """One field-level correction of a transaction's message before it was replayed: who,
+    why, which fields from what to what, and the message as it was sent on (append-only)."""
+
+    transaction = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="edits")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    reason = models.CharField(max_length=300)
+    # [{"path": "lines.0.unit_price", "before": ..., "after": ...}, ...]; may hold payload
+    # values, so it is shown only to people who may see payloads.
+    diff = models.JSONField()
+    body = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"edit {self.pk} of transaction {self.transaction_id}"
 
 
 class TransactionEvent(models.Model):

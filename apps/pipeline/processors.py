@@ -146,6 +146,24 @@ def after_delivery_for(document_type: str) -> AfterDelivery | None:
     return _AFTER_DELIVERY.get(document_type)
 
 
+# Called with the ids of transactions a person rejected, inside their commit: a flow marks its
+# business documents accordingly (a rejected invoice is never matched or paid).
+OnReject = Callable[[list[int]], None]
+_ON_REJECT: dict[str, OnReject] = {}
+
+
+def register_on_reject(document_type: str) -> Callable[[OnReject], OnReject]:
+    def decorator(function: OnReject) -> OnReject:
+        _ON_REJECT[document_type] = function
+        return function
+
+    return decorator
+
+
+def on_reject_for(document_type: str) -> OnReject | None:
+    return _ON_REJECT.get(document_type)
+
+
 def register(document_type: str) -> Callable[[Processor], Processor]:
     def decorator(function: Processor) -> Processor:
         _PROCESSORS[document_type] = function

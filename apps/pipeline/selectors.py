@@ -10,7 +10,7 @@ from django.utils import timezone
 from apps.exceptions.choices import OPEN_STATUSES, ExceptionActionChoices
 from apps.exceptions.models import BusinessException
 from apps.pipeline.choices import REPLAYABLE_STATUSES, TransactionEventKindChoices
-from apps.pipeline.models import Transaction, TransactionEvent, TransactionKey
+from apps.pipeline.models import Transaction, TransactionEdit, TransactionEvent, TransactionKey
 
 # Lists never load raw payloads: they can be megabytes and may hold patient data.
 LIST_FIELDS = (
@@ -58,17 +58,24 @@ def transaction_get(*, transaction_id: int, with_raw: bool = False) -> Transacti
     """One transaction with its connector; the payload only when the caller may show it."""
     queryset = Transaction.objects.select_related("connector")
     if not with_raw:
-        queryset = queryset.defer("raw")
+        queryset = queryset.defer("raw", "edited")
     return queryset.get(pk=transaction_id)
 
 
-def replay_blockers(*, transaction_id: int) -> list[str]:
-    """Codes of the transaction's open exceptions whose catalogue entry does not allow replay."""
-    return list(
-        BusinessException.objects.filter(transaction_id=transaction_id, status__in=OPEN_STATUSES)
-        .exclude(code__allowed_actions__contains=[ExceptionActionChoices.REPLAY])
-        .values_list("code_id", flat=True)
-    )
+def replay_blockers(
+    *, transaction_id: int, action: str = ExceptionActionChoices.REPLAY
+) -> list[str]:
+    """What stops a person replaying the transaction now: its open exceptions whose catalogue
+    entry does not allow ``action`` (by code) and those a person put on hold."""
+    blockers = []
+    for code, allowed_actions, held_at in BusinessException.objects.filter(
+        transaction_id=transaction_id, status__in=OPEN_STATUSES
+    ).values_list("code_id", "code__allowed_actions", "held_at"):
+        if action not in allowed_actions:
+            blockers.append(code)
+        elif held_at is not None:
+            blockers.append(f"{code} (on hold)")
+    return blockers
 
 
 def transaction_can_replay(*, transaction: Transaction, user) -> bool:
@@ -135,3 +142,12 @@ def pipeline_overview(*, hours: int = 24) -> Overview:
         kind=TransactionEventKindChoices.DUPLICATE_SUPPRESSED, at__gte=since
     ).count()
     return Overview(received, completed, failed, retrying, duplicates, ready, leased, waiting)
+
+
+def transaction_edits(*, transaction_id: int) -> QuerySet[TransactionEdit]:
+    """A transaction's field-level corrections, oldest first (values: payload viewers only)."""
+    return (
+        TransactionEdit.objects.filter(transaction_id=transaction_id)
+        .select_related("actor")
+        .defer("body")
+    )

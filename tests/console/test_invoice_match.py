@@ -132,10 +132,10 @@ def test_root_causes_group_exceptions_with_one_fix(client, steward, ap_analyst, 
 
     assert "Supplier <strong>ZZ:STRANGER</strong> of X12 is not mapped" in text
     assert ">3</a>" in text
-    assert "Propose the mapping" in text
-    assert "external_code=ZZ%3ASTRANGER" in text
+    assert "Fix the mapping" in text
+    assert "fix-mapping/?key=supplier%3AX12%3AZZ%3ASTRANGER" in text
     client.force_login(ap_analyst)
-    assert b"Propose the mapping" not in client.get(reverse("console:exception_group_list")).content
+    assert b"Fix the mapping" not in client.get(reverse("console:exception_group_list")).content
 
 
 def test_root_causes_need_a_console_role(client, outsider):

@@ -17,8 +17,9 @@ from django.utils import timezone
 from apps.core.audit import acting_as
 from apps.core.errors import HubError, PermissionDenied
 from apps.exceptions.catalogue import codes
-from apps.exceptions.choices import OPEN_STATUSES
-from apps.exceptions.models import BusinessException
+from apps.exceptions.choices import OPEN_STATUSES, ExceptionActivityKindChoices
+from apps.exceptions.models import BusinessException, ExceptionActivity
+from apps.exceptions.selectors import root_cause_parts
 from apps.masterdata import cache
 from apps.masterdata.choices import ApprovalStatusChoices
 from apps.masterdata.entities import ENTITY_TYPES, entity_type_for_model, root_cause_key
@@ -96,6 +97,58 @@ def crossref_propose(
     xref.full_clean()
     with acting_as(actor):
         xref.save()
+    return xref
+
+
+@transaction.atomic
+def crossref_propose_for_root_cause(
+    *,
+    actor,
+    root_cause_key: str,
+    target,
+    external_code: str = "",
+    note: str = "",
+    effective_from: datetime.date | None = None,
+) -> CrossReference:
+    """Propose the mapping a root cause is missing, from the console's exception screens:
+    ``root_cause_key`` names the system and entity type (and, inbound, the unknown external
+    code; outbound, the record that has no code there, so ``external_code`` is typed in).
+    Every open exception of that root cause records the proposal in its activity."""
+    parts = root_cause_parts(root_cause_key)
+    if not parts.get("mapping_fix"):
+        raise HubError("NOT_A_MAPPING", "This root cause is not fixed by a mapping.")
+    if target is None:
+        raise HubError("MAPPING_TARGET_MISSING", "Choose the record the code stands for.")
+    if parts["record_code"] and target.code != parts["record_code"]:
+        raise HubError(
+            "MAPPING_TARGET_MISMATCH", f"This root cause is about {parts['record_code']}."
+        )
+    xref = crossref_propose(
+        actor=actor,
+        system=parts["system"],
+        entity_type=parts["entity_type"],
+        external_code=parts["external_code"] or external_code,
+        target=target,
+        note=note,
+        effective_from=effective_from,
+    )
+    items = list(
+        BusinessException.objects.filter(root_cause_key=root_cause_key, status__in=OPEN_STATUSES)
+    )
+    message = (
+        f"{actor.get_username()} proposed {parts['system']} {parts['entity_type']} "
+        f"{xref.external_code} → {target.code}; waiting for another steward's approval."
+    )
+    ExceptionActivity.objects.bulk_create(
+        ExceptionActivity(
+            exception=item,
+            kind=ExceptionActivityKindChoices.MAPPING_PROPOSED,
+            actor=actor,
+            message=message,
+            data={"crossreference_id": xref.pk},
+        )
+        for item in items
+    )
     return xref
 
 

@@ -281,3 +281,12 @@ def vouchers_posted(deliveries: list) -> list:
         voucher.save(update_fields=["status", "erp_reference", "updated_at"])
         Invoice.objects.filter(pk=voucher.invoice_id).update(status=InvoiceStatusChoices.VOUCHERED)
     return []
+
+
+def invoices_reject(*, transaction_ids: list[int]) -> int:
+    """Mark the unmatched invoices of transactions a person rejected: they are never matched,
+    woken by a receipt or paid. A matched invoice consumed its PO lines and is left alone."""
+    return Invoice.objects.filter(
+        source_transaction_id__in=transaction_ids,
+        status__in=[InvoiceStatusChoices.EXCEPTION, InvoiceStatusChoices.WAITING_RECEIPT],
+    ).update(status=InvoiceStatusChoices.REJECTED, updated_at=timezone.now())

@@ -1,6 +1,7 @@
 """Pipeline services: receive, claim, process, deliver, sweep and replay."""
 
 from apps.pipeline.services.drain import work_drain
+from apps.pipeline.services.edit import may_edit, transaction_edit_and_replay
 from apps.pipeline.services.receive import (
     InboundMessage,
     Received,
@@ -8,6 +9,7 @@ from apps.pipeline.services.receive import (
     new_correlation_id,
     transaction_receive,
 )
+from apps.pipeline.services.reject import exception_reject
 from apps.pipeline.services.replay import exception_replay, transaction_replay
 from apps.pipeline.services.work import work_claim, work_ready_counts, work_sweep
 
@@ -15,8 +17,11 @@ __all__ = [
     "InboundMessage",
     "Received",
     "content_hash",
+    "exception_reject",
     "exception_replay",
+    "may_edit",
     "new_correlation_id",
+    "transaction_edit_and_replay",
     "transaction_receive",
     "transaction_replay",
     "work_claim",

@@ -119,9 +119,11 @@ def claimed_transactions(claims: Sequence[Claim], *columns: str) -> dict[int, di
     unknown = set(columns) - _CLAIMED_COLUMNS
     if unknown:
         raise ValueError(f"not loadable: {sorted(unknown)}")
+    # A message a person corrected (edit-and-replay) is processed or delivered as corrected.
+    selected = ["coalesce(edited, raw) AS raw" if c == "raw" else c for c in columns]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT id, {', '.join(columns)} FROM pipeline_transaction "  # noqa: S608 (allow-list)
+            f"SELECT id, {', '.join(selected)} FROM pipeline_transaction "  # noqa: S608 (allow-list)
             "WHERE id = ANY(%s)",
             [[c.transaction_id for c in claims]],
         )
