@@ -2,7 +2,9 @@
 
 import datetime
 import json
+import os
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.urls import reverse
@@ -20,6 +22,7 @@ from apps.pipeline.services import (
     transaction_edit_and_replay,
     work_drain,
 )
+from tests.console.test_browser import CHROMIUM, page, shot, sign_in  # noqa: F401 (fixture)
 from tests.p2p.conftest import network, po_document  # noqa: F401 (fixture)
 from tests.pipeline.builders import receive_json
 
@@ -92,10 +95,10 @@ def test_hold_parks_the_exception_blocks_replay_and_release_lets_it_go(
     item = only_exception(variance)
     client.force_login(ap_analyst)
 
-    page = act(client, item, "hold", "Supplier is sending a credit note")
+    shown = act(client, item, "hold", "Supplier is sending a credit note")
 
     item.refresh_from_db()
-    assert "On hold" in page.content.decode()
+    assert "On hold" in shown.content.decode()
     assert item.is_held
     assert item.is_open
     assert item.hold_reason == "Supplier is sending a credit note"
@@ -151,9 +154,9 @@ def test_reject_stops_the_transaction_and_the_invoice_for_good(client, ap_analys
     item = only_exception(variance)
     client.force_login(ap_analyst)
 
-    page = act(client, item, "reject", "Not our order: billed to the wrong hospital")
+    shown = act(client, item, "reject", "Not our order: billed to the wrong hospital")
 
-    assert "Rejected" in page.content.decode()
+    assert "Rejected" in shown.content.decode()
     item.refresh_from_db()
     variance.refresh_from_db()
     assert item.status == "rejected"
@@ -169,9 +172,9 @@ def test_reject_needs_a_reason_and_changes_nothing_without_one(client, ap_analys
     item = only_exception(variance)
     client.force_login(ap_analyst)
 
-    page = act(client, item, "reject", "")
+    shown = act(client, item, "reject", "")
 
-    assert "Say why the document is rejected" in page.content.decode()
+    assert "Say why the document is rejected" in shown.content.decode()
     variance.refresh_from_db()
     assert variance.status == "exception"
     assert Invoice.objects.get().status == "exception"
@@ -182,9 +185,9 @@ def test_reject_is_refused_where_the_catalogue_does_not_allow_it(client, enginee
     item = only_exception(tx)  # FACILITY_UNKNOWN: fixed by a mapping, not rejected
     client.force_login(engineer)
 
-    page = act(client, item, "reject", "no")
+    shown = act(client, item, "reject", "no")
 
-    assert "Reject is not allowed for FACILITY_UNKNOWN" in page.content.decode()
+    assert "Reject is not allowed for FACILITY_UNKNOWN" in shown.content.decode()
     tx.refresh_from_db()
     assert tx.status == "exception"
 
@@ -326,6 +329,37 @@ def test_an_x12_message_is_explained_not_edited(client, engineer, variance):
     Transaction.objects.filter(pk=variance.pk).update(raw=b"ISA*00*...~")
     client.force_login(engineer)
 
-    page = client.get(reverse("console:transaction_edit", args=[variance.pk])).content.decode()
+    shown = client.get(reverse("console:transaction_edit", args=[variance.pk])).content.decode()
 
-    assert "Only JSON messages can be edited field by field" in page
+    assert "Only JSON messages can be edited field by field" in shown
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not Path(CHROMIUM).exists() and not os.environ.get("CI"), reason="no Debian chromium"
+)
+def test_engineer_corrects_a_message_in_the_browser_and_it_goes_through(
+    page,  # noqa: F811
+    live_server,
+    tmp_path,
+    engineer,
+    network,  # noqa: F811
+):
+    tx = send(network["procurement_in"], po_document(po_date="02/11/2026"), key="po-b")
+    item = only_exception(tx)
+    sign_in(page, live_server.url, "dave", "pw-dave")
+    page.goto(f"{live_server.url}/exceptions/{item.pk}/")
+    page.get_by_role("link", name="Edit and replay").click()
+    page.get_by_label("po_date").fill("2026-11-02")
+    page.get_by_label("Why (recorded with the change)").fill("Date sent in US format")
+    shot(page, "console-edit-replay", tmp_path)
+    page.get_by_role("button", name="Save the changes and replay").click()
+    page.get_by_text("1 field(s) changed and the transaction queued for replay").wait_for()
+
+    work_drain(stage=Stage.PROCESS)  # what the processing worker does with the replay
+    page.reload()
+
+    assert page.get_by_text("Resolved", exact=True).first.is_visible()
+    tx.refresh_from_db()
+    assert tx.status == "completed"
