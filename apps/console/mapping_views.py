@@ -44,8 +44,9 @@ class FixMappingView(ConsoleView):
     template_name = "console/fix_mapping.html"
     fragment_template_name = "console/partials/mapping_candidates.html"
 
-    def get_context_data(self, **kwargs):
-        key = self.request.GET.get("key") or self.request.POST.get("key", "")
+    def _root_cause(self, key: str) -> tuple[dict, object]:
+        """What the key names, and the record it is about when a record has no code in
+        another system (None for an unknown external code)."""
         parts = root_cause_parts(key)
         if not parts.get("mapping_fix"):
             raise Http404("This root cause is not fixed by a mapping.")
@@ -54,6 +55,11 @@ class FixMappingView(ConsoleView):
             if parts["record_code"]
             else None
         )
+        return parts, record
+
+    def get_context_data(self, **kwargs):
+        key = self.request.GET.get("key") or self.request.POST.get("key", "")
+        parts, record = self._root_cause(key)
         term = self.request.GET.get("q", "")
         return {
             **super().get_context_data(**kwargs),
@@ -75,14 +81,9 @@ class FixMappingView(ConsoleView):
 
     def post(self, request):
         key = request.POST.get("key", "")
-        parts = root_cause_parts(key)
-        if not parts.get("mapping_fix"):
-            raise Http404("This root cause is not fixed by a mapping.")
-        target = (
-            mapping_record(entity_type=parts["entity_type"], code=parts["record_code"])
-            if parts["record_code"]
-            else mapping_record(entity_type=parts["entity_type"], pk=request.POST.get("record"))
-        )
+        parts, target = self._root_cause(key)
+        if target is None:
+            target = mapping_record(entity_type=parts["entity_type"], pk=request.POST.get("record"))
         try:
             xref = crossref_propose_for_root_cause(
                 actor=request.user,
