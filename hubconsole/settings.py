@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "apps.console",
     "apps.edi",
     "apps.replays",
+    "apps.dashboards",
     # The simulated ERP/billing/supplier systems. Installed so their tables migrate with the
     # rest, but served only by the sandbox process and only when HUBCONSOLE_SANDBOX_ENABLED.
     "apps.sandbox",

@@ -43,6 +43,13 @@ class BusinessExceptionAdmin(admin.ModelAdmin):
     inlines = [ExceptionActivityInline]
     readonly_fields = [f.name for f in BusinessException._meta.fields]
 
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        # A target's own words in ``details`` may quote a payload.
+        if not request.user.has_perm("accounts.view_payload"):
+            return [field for field in fields if field != "details"]
+        return fields
+
     def has_add_permission(self, request):
         return False
 

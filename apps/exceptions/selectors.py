@@ -141,3 +141,15 @@ def open_count_for_root_cause(key: str) -> int:
     if not key:
         return 0
     return BusinessException.objects.filter(root_cause_key=key, status__in=OPEN_STATUSES).count()
+
+
+# Keys of ``details`` that may quote a payload (a target's own words about a refused posting):
+# shown only to people who may see payloads.
+PAYLOAD_DETAILS = frozenset({"target_message"})
+
+
+def exception_details_for(*, details: dict, user) -> dict:
+    """An exception's details as ``user`` may see them."""
+    if user is not None and user.has_perm("accounts.view_payload"):
+        return details
+    return {key: value for key, value in (details or {}).items() if key not in PAYLOAD_DETAILS}

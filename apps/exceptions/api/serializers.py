@@ -1,8 +1,11 @@
 """Business exceptions as the status API shows them (summaries never hold patient data)."""
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.exceptions.models import BusinessException, ExceptionActivity
+from apps.exceptions.selectors import exception_details_for
 
 
 class BusinessExceptionSerializer(serializers.ModelSerializer):
@@ -57,6 +60,15 @@ class BusinessExceptionDetailSerializer(BusinessExceptionSerializer):
         source="code.allowed_actions", child=serializers.CharField(), read_only=True
     )
     activity = ExceptionActivitySerializer(many=True, read_only=True, source="activity_rows")
+    details = serializers.SerializerMethodField(
+        help_text="Codes and facts of the failure; a target's own words only with the "
+        "view-payload permission."
+    )
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_details(self, item) -> dict:
+        request = self.context.get("request")
+        return exception_details_for(details=item.details, user=getattr(request, "user", None))
 
     class Meta(BusinessExceptionSerializer.Meta):
         fields = [
