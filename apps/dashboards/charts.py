@@ -268,6 +268,17 @@ def _frame(maximum: float, unit: str) -> tuple[_Frame, list[Tick]]:
     return frame, ticks
 
 
+def _prepared(labels, series, x_label, unit, long_labels, table):
+    """What every chart starts from: coloured series, labels for the table and tooltips, the
+    unit's format, the figures table and the legend."""
+    series = _coloured(series)
+    long_labels = list(long_labels or labels)
+    fmt = FORMATS[unit]
+    table = table or _table(x_label, long_labels, series, fmt)
+    legend = [LegendEntry(s.name, s.css) for s in series]
+    return series, long_labels, fmt, table, legend
+
+
 def bar_chart(
     *,
     id: str,
@@ -283,11 +294,9 @@ def bar_chart(
     empty_message: str = NOTHING,
 ) -> Chart:
     """Bars per label, the series stacked in the order given (first at the bottom)."""
-    series = _coloured(series)
-    long_labels = list(long_labels or labels)
-    fmt = FORMATS[unit]
-    table = table or _table(x_label, long_labels, series, fmt)
-    legend = [LegendEntry(s.name, s.css) for s in series]
+    series, long_labels, fmt, table, legend = _prepared(
+        labels, series, x_label, unit, long_labels, table
+    )
     totals = [sum(s.values[i] or 0 for s in series) for i in range(len(labels))]
     if not labels or not any(totals):
         return Chart(
@@ -350,11 +359,9 @@ def line_chart(
 ) -> Chart:
     """One line per series through the middle of each bucket; a missing value (None) is a
     gap in the line, not a zero."""
-    series = _coloured(series)
-    long_labels = list(long_labels or labels)
-    fmt = FORMATS[unit]
-    table = table or _table(x_label, long_labels, series, fmt)
-    legend = [LegendEntry(s.name, s.css) for s in series]
+    series, long_labels, fmt, table, legend = _prepared(
+        labels, series, x_label, unit, long_labels, table
+    )
     present = [v for s in series for v in s.values if v is not None]
     if not labels or not present or (unit == "count" and not any(present)):
         return Chart(
