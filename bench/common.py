@@ -2,6 +2,7 @@
 processes it starts."""
 
 import math
+import os
 import re
 import socket
 import time
@@ -117,3 +118,20 @@ def write_docs_section(heading: str, section: str, *, docs: Path = DOCS) -> None
         text = text[:start] + section.rstrip("\n") + "\n" + rest
     docs.parent.mkdir(parents=True, exist_ok=True)
     docs.write_text(text)
+
+
+def require_local(env: dict, names=("DATABASE_URL", "REDIS_URL")) -> None:
+    """Refuse to run against anything but this machine: benchmarks drop databases and flush
+    Redis databases."""
+    for name in names:
+        host = urlsplit(env[name]).hostname or ""
+        if host not in {"127.0.0.1", "localhost", "::1"} and not host.startswith("/"):
+            raise SystemExit(f"{name} must point at this machine, not {host!r}")
+
+
+def use_environment(env: dict) -> None:
+    """Check ``env`` names only this machine, then set it for Django (which reads its
+    settings from the environment when it starts)."""
+    require_local(env)
+    os.environ.update(env)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hubconsole.settings")

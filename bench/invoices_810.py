@@ -48,7 +48,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import psycopg
 import redis
@@ -56,7 +55,7 @@ from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.common import (  # noqa: E402
+from bench.common import (  # noqa: E402 (needs ROOT on path)
     DOCS,
     BenchError,
     database_name,
@@ -65,6 +64,7 @@ from bench.common import (  # noqa: E402
     free_port,
     recreate_database,
     say,
+    use_environment,
     wait_http,
     wait_log,
     write_docs_section,
@@ -284,12 +284,7 @@ def prepare_environment() -> dict:
         "PYTHONUNBUFFERED": "1",
         SFTP_PASSWORD_ENV: SFTP_PASSWORD,
     }
-    for name in ("DATABASE_URL", "REDIS_URL"):
-        host = urlsplit(env[name]).hostname or ""
-        if host not in {"127.0.0.1", "localhost", "::1"} and not host.startswith("/"):
-            raise SystemExit(f"{name} must point at this machine, not {host!r}")
-    os.environ.update(env)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hubconsole.settings")
+    use_environment(env)
     return {**os.environ}
 
 

@@ -51,7 +51,7 @@ from psycopg import sql
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from apps.connectors.signing import SIGNATURE_HEADER, sign  # noqa: E402 (needs ROOT on path)
-from bench.common import (  # noqa: E402
+from bench.common import (  # noqa: E402 (needs ROOT on path)
     DOCS,
     BenchError,
     database_name,
@@ -59,6 +59,7 @@ from bench.common import (  # noqa: E402
     fmt_s,
     free_port,
     recreate_database,
+    require_local,
     say,
     wait_http,
     wait_log,
@@ -1401,10 +1402,7 @@ def main(argv: list[str] | None = None) -> int:
         "PYTHONUNBUFFERED": "1",
         SECRET_ENV: SECRET,
     }
-    for url_name in ("DATABASE_URL", "REDIS_URL"):
-        host = urlsplit(env[url_name]).hostname or ""
-        if host not in {"127.0.0.1", "localhost", "::1"} and not host.startswith("/"):
-            raise SystemExit(f"{url_name} must point at this machine, not {host!r}")
+    require_local(env)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     log_dir = ROOT / "var" / "bench" / stamp
     log_dir.mkdir(parents=True, exist_ok=True)

@@ -47,20 +47,20 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import psycopg
 from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.common import (  # noqa: E402
+from bench.common import (  # noqa: E402 (needs ROOT on path)
     DOCS,
     BenchError,
     database_name,
     drop_database,
     recreate_database,
     say,
+    use_environment,
     write_docs_section,
 )
 
@@ -143,12 +143,7 @@ def prepare_environment() -> dict:
         "HUBCONSOLE_MODE": "test",
         "HUBCONSOLE_SANDBOX_ENABLED": "true",
     }
-    for name in ("DATABASE_URL", "REDIS_URL"):
-        host = urlsplit(env[name]).hostname or ""
-        if host not in {"127.0.0.1", "localhost", "::1"} and not host.startswith("/"):
-            raise SystemExit(f"{name} must point at this machine, not {host!r}")
-    os.environ.update(env)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hubconsole.settings")
+    use_environment(env)
     return env
 
 

@@ -20,7 +20,7 @@ from apps.core.htmx import HtmxFragmentMixin
 from apps.core.masking import mask_payload
 from apps.core.pagination import keyset_page
 from apps.exceptions.choices import OPEN_STATUSES, ExceptionActionChoices
-from apps.exceptions.filtersets import BusinessExceptionFilterSet
+from apps.exceptions.filtersets import ACTIVE, BusinessExceptionFilterSet
 from apps.exceptions.models import BusinessException
 from apps.exceptions.selectors import (
     exception_activities,
@@ -167,7 +167,7 @@ class ExceptionListView(ConsoleView):
 
     def get_context_data(self, **kwargs):
         data = self.request.GET.copy()
-        data.setdefault("status", "open")
+        data.setdefault("status", ACTIVE)
         filterset = BusinessExceptionFilterSet(
             data, queryset=exception_list().select_related("sla")
         )
@@ -187,7 +187,7 @@ class ExceptionGroupListView(ConsoleView):
 
     def get_context_data(self, **kwargs):
         data = self.request.GET.copy()
-        data["status"] = "open"
+        data["status"] = ACTIVE
         filterset = BusinessExceptionFilterSet(data, queryset=exception_list())
         return {
             **super().get_context_data(**kwargs),

@@ -8,10 +8,18 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.core.filters import IsoDateTimeFilter
-from apps.exceptions.choices import BusinessExceptionStatusChoices
+from apps.exceptions.choices import OPEN_STATUSES, BusinessExceptionStatusChoices
 from apps.exceptions.models import BusinessException, ExceptionCode, Team
 
-SLA_STATES = [("on_track", "On track"), ("at_risk", "At risk"), ("breached", "Breached")]
+SLA_STATES = [
+    ("on_track", "On track"),
+    ("at_risk", "At risk"),
+    ("breached", "Breached"),
+    ("on_hold", "On hold"),
+]
+# "active" is every exception someone still has to work: open or in progress (assigned).
+ACTIVE = "active"
+STATUS_CHOICES = [(ACTIVE, "Open or in progress"), *BusinessExceptionStatusChoices.choices]
 
 
 class BusinessExceptionFilterSet(django_filters.FilterSet):
@@ -19,7 +27,11 @@ class BusinessExceptionFilterSet(django_filters.FilterSet):
         queryset=Team.objects.order_by("name"), field_name="team", to_field_name="slug"
     )
     code = django_filters.ModelChoiceFilter(queryset=ExceptionCode.objects.order_by("code"))
-    status = django_filters.ChoiceFilter(choices=BusinessExceptionStatusChoices.choices)
+    status = django_filters.ChoiceFilter(
+        choices=STATUS_CHOICES,
+        method="filter_status",
+        help_text="A status, or active: open or in progress.",
+    )
     assignee = django_filters.ModelChoiceFilter(
         queryset=get_user_model().objects.all(),
         to_field_name="username",
@@ -65,6 +77,11 @@ class BusinessExceptionFilterSet(django_filters.FilterSet):
             "sla",
         ]
 
+    def filter_status(self, queryset, name, value):
+        if value == ACTIVE:
+            return queryset.filter(status__in=OPEN_STATUSES)
+        return queryset.filter(status=value)
+
     def filter_age(self, queryset, name, value):
         if value is None or value < 0 or value > 24 * 3650:
             return queryset
@@ -73,6 +90,9 @@ class BusinessExceptionFilterSet(django_filters.FilterSet):
     def filter_sla(self, queryset, name, value):
         now = timezone.now()
         at_risk = Q(sla__at_risk_at__lte=now)
+        if value == "on_hold":  # parked by a person: no SLA alerts until released
+            return queryset.filter(held_at__isnull=False)
+        queryset = queryset.filter(held_at__isnull=True)
         if value == "breached":
             return queryset.filter(due_at__lte=now)
         if value == "at_risk":

@@ -6,7 +6,7 @@ from apps.connectors.models import Connector
 from apps.core.filters import IsoDateTimeFilter
 from apps.pipeline.choices import DirectionChoices, TransactionStatusChoices
 from apps.pipeline.models import Transaction
-from apps.pipeline.selectors import transaction_search_ids
+from apps.pipeline.selectors import transaction_id_window, transaction_search_ids
 
 
 class TransactionFilterSet(django_filters.FilterSet):
@@ -45,3 +45,15 @@ class TransactionFilterSet(django_filters.FilterSet):
 
     def filter_key(self, queryset, name, value):
         return queryset.filter(id__in=transaction_search_ids(term=value))
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        # A time window far back also bounds the id, which lists are ordered by (see
+        # transaction_id_window); the received_at filters stay, so the rows are the same.
+        window = transaction_id_window(
+            received_after=self.form.cleaned_data.get("received_after"),
+            received_before=self.form.cleaned_data.get("received_before"),
+        )
+        if window is not None:
+            queryset = queryset.filter(id__range=window)
+        return queryset

@@ -159,7 +159,9 @@ class TransactionKey(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["value"], name="txkey_value_idx"),
+            # Search by any key, newest transactions first (a supplier's or a lot's key may be
+            # on thousands of them): read backwards, no sort.
+            models.Index(fields=["value", "transaction"], name="txkey_value_tx_idx"),
             models.Index(fields=["kind", "value"], name="txkey_kind_value_idx"),
         ]
 

@@ -41,17 +41,51 @@ def transaction_search_ids(*, term: str, limit: int = 200) -> list[int]:
     term = term.strip()
     if not term:
         return []
+    # Newest first in each source, so a key on thousands of transactions shows the latest.
     ids = set(
-        TransactionKey.objects.filter(value=term).values_list("transaction_id", flat=True)[:limit]
+        TransactionKey.objects.filter(value=term)
+        .order_by("-transaction_id")
+        .values_list("transaction_id", flat=True)[:limit]
     )
     ids |= set(
-        Transaction.objects.filter(Q(correlation_id=term) | Q(document_id=term)).values_list(
-            "id", flat=True
-        )[:limit]
+        Transaction.objects.filter(Q(correlation_id=term) | Q(document_id=term))
+        .order_by("-id")
+        .values_list("id", flat=True)[:limit]
     )
     if term.isascii() and term.isdigit() and len(term) < 19:
         ids.add(int(term))
     return sorted(ids, reverse=True)[:limit]
+
+
+def transaction_id_window(*, received_after, received_before) -> tuple[int, int] | None:
+    """Smallest and largest id of the transactions received in [``received_after``,
+    ``received_before``) when bounding the id helps a list ordered by id; ``(0, -1)`` when
+    none was received then; None when the bound is not worth its query.
+
+    Lists are newest first by id. For a window far from now PostgreSQL walks the primary key
+    back from the newest row filtering on received_at (it cannot know that ids grow with
+    time): six hours two months back read 675,000 rows of 1,000,000 (0.6 s, bench/console.py).
+    The window's ids, read through the BRIN index on received_at, cost what the window holds,
+    so they are worth it when the window is shorter than the time since its end. The
+    subquery is fenced (OFFSET 0) so min/max are not planned as that same walk. A bound on
+    one side only is left alone: its ids would cost a scan of everything before it.
+    """
+    if received_after is None or received_before is None:
+        return None
+    if received_before - received_after >= timezone.now() - received_before:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT min(id), max(id) FROM (
+                SELECT id FROM pipeline_transaction
+                WHERE received_at >= %s AND received_at < %s OFFSET 0
+            ) window_ids
+            """,
+            [received_after, received_before],
+        )
+        low, high = cursor.fetchone()
+    return (low, high) if low is not None else (0, -1)
 
 
 def transaction_get(*, transaction_id: int, with_raw: bool = False) -> Transaction:

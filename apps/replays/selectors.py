@@ -12,7 +12,7 @@ from django.utils import formats, timezone
 
 from apps.core.errors import HubError
 from apps.exceptions.choices import OPEN_STATUSES
-from apps.exceptions.filtersets import BusinessExceptionFilterSet
+from apps.exceptions.filtersets import ACTIVE, BusinessExceptionFilterSet
 from apps.exceptions.selectors import exception_list
 from apps.pipeline.choices import REPLAYABLE_STATUSES
 from apps.pipeline.filtersets import TransactionFilterSet
@@ -47,7 +47,7 @@ SOURCES = {
         BusinessExceptionFilterSet,
         exception_list,
         # The exception list shows open exceptions unless told otherwise (ExceptionListView).
-        {"status": "open"},
+        {"status": ACTIVE},
         "open exceptions",
     ),
     ReplayJobKindChoices.TRANSACTIONS: _Source(

@@ -363,3 +363,22 @@ def test_engineer_corrects_a_message_in_the_browser_and_it_goes_through(
     assert page.get_by_text("Resolved", exact=True).first.is_visible()
     tx.refresh_from_db()
     assert tx.status == "completed"
+
+
+def test_the_queue_shows_claimed_items_and_filters_held_ones(client, ap_analyst, variance):
+    item = only_exception(variance)
+    client.force_login(ap_analyst)
+    act(client, item, "claim")
+    url = reverse("console:exception_list")
+
+    mine = client.get(url, {"assignee": ap_analyst.username}).content.decode()
+    assert f'href="/exceptions/{item.pk}/"' in mine  # in progress is still in the queue
+    act(client, item, "hold", "Waiting for the credit note")
+
+    held = client.get(url, {"sla": "on_hold"}).content.decode()
+    breached = client.get(url, {"sla": "breached"}).content.decode()
+    on_track = client.get(url, {"sla": "on_track"}).content.decode()
+
+    assert f'href="/exceptions/{item.pk}/"' in held
+    assert f'href="/exceptions/{item.pk}/"' not in breached
+    assert f'href="/exceptions/{item.pk}/"' not in on_track

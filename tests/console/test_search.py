@@ -65,3 +65,18 @@ def test_an_outsider_finds_nothing_and_anonymous_must_sign_in(client, outsider, 
     assert "INV-1" not in page.replace('value="PO-1"', "")
     client.logout()
     assert client.get(reverse("console:search"), {"q": "PO-1"}).status_code == 302
+
+
+def test_a_key_on_more_transactions_than_shown_finds_the_newest(engineer, db):
+    from apps.pipeline.models import TransactionKey
+    from apps.pipeline.selectors import transaction_search_ids
+    from tests.conftest import make_webhook
+    from tests.pipeline.builders import receive_json
+
+    connector = make_webhook()
+    ids = [receive_json(connector, {"id": f"m{n}"}).transaction_id for n in range(12)]
+    TransactionKey.objects.bulk_create(
+        TransactionKey(transaction_id=i, kind="supplier", value="SUP-HOT") for i in ids
+    )
+
+    assert transaction_search_ids(term="SUP-HOT", limit=5) == sorted(ids, reverse=True)[:5]

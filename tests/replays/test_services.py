@@ -117,7 +117,7 @@ def test_preview_snapshots_oldest_first_with_the_transaction_of_each_exception(
 
     items = list(job.items.order_by("id").values_list("target_id", "transaction_id", "outcome"))
     assert items == sorted((exception_of(tx).pk, tx.pk, "pending") for tx in failed)
-    assert job.filter_params == {"status": "open"}  # the list's default, applied and stored
+    assert job.filter_params == {"status": "active"}  # the list's default, applied and stored
     assert job.created_by == engineer
 
 

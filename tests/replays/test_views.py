@@ -94,12 +94,12 @@ def test_preview_page_says_the_filter_in_words_and_counts_without_writing(
     assert "Replay open exceptions in bulk" in page
     assert "<dt>Team</dt><dd>Integration engineering</dd>" in page
     assert "<dt>Code</dt><dd>SCHEMA_INVALID — Schema invalid</dd>" in page
-    assert "<dt>Status</dt><dd>Open</dd>" in page
+    assert "<dt>Status</dt><dd>Open or in progress</dd>" in page
     assert re.search(r'id="replay-count">4<', page)
     assert "Replay 4 items</button>" in page
     assert ">Dry run</button>" in page
     assert 'name="rate_per_second"' in page
-    assert 'href="/exceptions/?team=integration&amp;code=SCHEMA_INVALID&amp;status=open"' in page
+    assert 'href="/exceptions/?team=integration&amp;code=SCHEMA_INVALID&amp;status=active"' in page
     assert not ReplayJob.objects.exists()
 
 
@@ -163,7 +163,7 @@ def test_submitting_snapshots_starts_and_shows_the_job(
     assert response.status_code == 302
     assert response["Location"] == reverse("replays:replayjob_detail", args=[job.pk])
     assert (job.status, job.total, job.rate_per_second, job.dry_run) == ("queued", 3, 40, False)
-    assert job.filter_params == {"team": "integration", "status": "open"}  # no list cursor
+    assert job.filter_params == {"team": "integration", "status": "active"}  # no list cursor
     assert ("replays.run", {"job_id": job.pk}) in sent_tasks
     page = client.get(response["Location"]).content.decode()
     assert "Bulk replay of 3 items queued." in page
