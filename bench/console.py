@@ -1458,12 +1458,10 @@ def build_scenarios(n: int, seed: int, api_client) -> list[Scenario]:
                 for d in cycle([20, 40, 60, 80])
             ],
             "api",
-            note="Lists are newest first by id, and with only an upper time bound PostgreSQL "
-            "walks the primary key back from the newest row, skipping every row received "
-            "since (it cannot know ids grow with time); a window (`received_after` as well) "
-            "is bounded by id first (`transaction_id_window`) and costs a few milliseconds. "
-            "Serving this case would take a btree on `received_at` and pages ordered by it, "
-            "which the store leaves out for ingest speed (apps/pipeline/api/views.py).",
+            note="Lists are newest first by id; with only an upper time bound the id is bounded "
+            "by the newest received in the day (week, month, year) before it "
+            "(`transaction_id_window`), so PostgreSQL does not walk back from the newest row. "
+            "A miss here means that bound was not used.",
         ),
         Scenario(
             "api",

@@ -57,6 +57,23 @@ def transaction_search_ids(*, term: str, limit: int = 200) -> list[int]:
     return sorted(ids, reverse=True)[:limit]
 
 
+_WINDOW_IDS = """
+SELECT min(id), max(id) FROM (
+    SELECT id FROM pipeline_transaction WHERE received_at >= %s AND received_at < %s OFFSET 0
+) window_ids
+"""
+# A row's received_at is the now() of the database transaction that inserts it (receive and
+# derived inserts), so no row is inserted a day after the time it carries: the newest id
+# received in the day before a moment bounds every id received before that moment.
+_INSERT_LAG = timedelta(days=1)
+_LOOK_BACK = (timedelta(days=1), timedelta(days=7), timedelta(days=31), timedelta(days=366))
+
+
+def _window_ids(cursor, after, before) -> tuple[int | None, int | None]:
+    cursor.execute(_WINDOW_IDS, [after, before])
+    return cursor.fetchone()
+
+
 def transaction_id_window(*, received_after, received_before) -> tuple[int, int] | None:
     """Smallest and largest id of the transactions received in [``received_after``,
     ``received_before``) when bounding the id helps a list ordered by id; ``(0, -1)`` when
@@ -67,24 +84,29 @@ def transaction_id_window(*, received_after, received_before) -> tuple[int, int]
     time): six hours two months back read 675,000 rows of 1,000,000 (0.6 s, bench/console.py).
     The window's ids, read through the BRIN index on received_at, cost what the window holds,
     so they are worth it when the window is shorter than the time since its end. The
-    subquery is fenced (OFFSET 0) so min/max are not planned as that same walk. A bound on
-    one side only is left alone: its ids would cost a scan of everything before it.
+    subquery is fenced (OFFSET 0) so min/max are not planned as that same walk.
+
+    With only ``received_before`` (everything before a moment well in the past), the upper id
+    is the newest received in the day before it (a week, a month, a year if that day was
+    quiet): rows are never inserted a day after their received_at. The received_at filters
+    stay, so the rows listed are the same; only the walk to them is skipped. A lower bound
+    alone is left alone: its ids are the newest, where the walk starts anyway.
     """
-    if received_after is None or received_before is None:
+    if received_before is None:
         return None
-    if received_before - received_after >= timezone.now() - received_before:
-        return None
+    since_end = timezone.now() - received_before
     with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT min(id), max(id) FROM (
-                SELECT id FROM pipeline_transaction
-                WHERE received_at >= %s AND received_at < %s OFFSET 0
-            ) window_ids
-            """,
-            [received_after, received_before],
-        )
-        low, high = cursor.fetchone()
+        if received_after is None:
+            if since_end <= _INSERT_LAG:
+                return None
+            for look_back in _LOOK_BACK:
+                _, high = _window_ids(cursor, received_before - look_back, received_before)
+                if high is not None:
+                    return (0, high)
+            return None
+        if received_before - received_after >= since_end:
+            return None
+        low, high = _window_ids(cursor, received_after, received_before)
     return (low, high) if low is not None else (0, -1)
 
 
