@@ -63,10 +63,17 @@ SELECT min(id), max(id) FROM (
 ) window_ids
 """
 # A row's received_at is the now() of the database transaction that inserts it (receive and
-# derived inserts), so no row is inserted a day after the time it carries: the newest id
-# received in the day before a moment bounds every id received before that moment.
+# derived inserts), and no such transaction inserts a day after it began. So every row received
+# before a moment was inserted before every row received a day after it: the first id received
+# then bounds them all (ids are drawn in insertion order).
 _INSERT_LAG = timedelta(days=1)
-_LOOK_BACK = (timedelta(days=1), timedelta(days=7), timedelta(days=31), timedelta(days=366))
+_LOOK_AHEAD = (
+    timedelta(hours=1),
+    timedelta(days=1),
+    timedelta(days=7),
+    timedelta(days=31),
+    timedelta(days=366),
+)
 
 
 def _window_ids(cursor, after, before) -> tuple[int | None, int | None]:
@@ -87,8 +94,8 @@ def transaction_id_window(*, received_after, received_before) -> tuple[int, int]
     subquery is fenced (OFFSET 0) so min/max are not planned as that same walk.
 
     With only ``received_before`` (everything before a moment well in the past), the upper id
-    is the newest received in the day before it (a week, a month, a year if that day was
-    quiet): rows are never inserted a day after their received_at. The received_at filters
+    is just below the first received a day after it (in the hour, day, week, month or year that
+    follows): rows are never inserted a day after their received_at. The received_at filters
     stay, so the rows listed are the same; only the walk to them is skipped. A lower bound
     alone is left alone: its ids are the newest, where the walk starts anyway.
     """
@@ -99,10 +106,11 @@ def transaction_id_window(*, received_after, received_before) -> tuple[int, int]
         if received_after is None:
             if since_end <= _INSERT_LAG:
                 return None
-            for look_back in _LOOK_BACK:
-                _, high = _window_ids(cursor, received_before - look_back, received_before)
-                if high is not None:
-                    return (0, high)
+            later = received_before + _INSERT_LAG
+            for look_ahead in _LOOK_AHEAD:
+                first, _ = _window_ids(cursor, later, later + look_ahead)
+                if first is not None:
+                    return (0, first - 1)
             return None
         if received_before - received_after >= since_end:
             return None

@@ -54,7 +54,8 @@ def expected(ids, *, after=None, before=None, now) -> list[int]:
     ("after_days", "before_days"),
     [
         (None, 50),  # everything before a moment far back
-        (None, 40),  # ... in a quiet month: the bound looks further back
+        (None, 40),  # ... in a quiet month: the bound looks further ahead
+        (None, 2.7),  # ... the day after its next day is quiet: the week is read
         (None, 95),  # ... before anything: nothing
         (None, 0.5),  # recent: no bound needed
         (61, 59),  # a narrow window far back
@@ -85,3 +86,15 @@ def test_a_moment_far_back_bounds_the_id_by_the_day_before_it(history):
     assert transaction_id_window(
         received_after=now - timedelta(days=40), received_before=now - timedelta(days=35)
     ) == (0, -1)
+
+
+def test_a_message_inserted_after_a_later_one_is_still_listed(history):
+    """Two commits overlap: the one that began first inserts last (a larger id, an earlier
+    time). Everything before a moment just after them lists both, and nothing later."""
+    now, ids = history
+    moment = now - timedelta(days=44)
+    first_in, last_in = ids[45], ids[44.5]  # inserted in this order
+    Transaction.objects.filter(pk=first_in).update(received_at=moment - timedelta(seconds=1))
+    Transaction.objects.filter(pk=last_in).update(received_at=moment - timedelta(seconds=2))
+
+    assert listed(received_before=moment) == [last_in, first_in, ids[60], ids[90]]
