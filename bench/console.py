@@ -1461,9 +1461,9 @@ def build_scenarios(n: int, seed: int, api_client) -> list[Scenario]:
             ],
             "api",
             note="Lists are newest first by id; with only an upper time bound the id is bounded "
-            "by the newest received in the day (week, month, year) before it "
-            "(`transaction_id_window`), so PostgreSQL does not walk back from the newest row. "
-            "A miss here means that bound was not used.",
+            "just below the first received a day after it (`transaction_id_window`), so "
+            "PostgreSQL does not walk back from the newest row. A miss here means that bound "
+            "was not used.",
         ),
         Scenario(
             "api",
