@@ -135,3 +135,21 @@ def use_environment(env: dict) -> None:
     require_local(env)
     os.environ.update(env)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hubconsole.settings")
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy() -> float:
+    """Busy CPU seconds of the whole machine since boot (the machine is shared: what others
+    take is this minus what the benchmark's own processes took)."""
+    with open("/proc/stat") as handle:
+        values = [int(v) for v in handle.readline().split()[1:8]]
+    return (sum(values) - values[3] - values[4]) / TICK
+
+
+def cpu_of(pid: int) -> float:
+    """User + system CPU seconds of one process on this machine."""
+    raw = Path(f"/proc/{pid}/stat").read_bytes()
+    fields = raw[raw.rfind(b")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / TICK

@@ -58,8 +58,10 @@ sys.path.insert(0, str(ROOT))
 from bench.common import (  # noqa: E402 (needs ROOT on path)
     DOCS,
     BenchError,
+    cpu_of,
     database_name,
     drop_database,
+    machine_busy,
     recreate_database,
     say,
     use_environment,
@@ -1578,23 +1580,6 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _machine_busy() -> float:
-    """Busy CPU seconds of the whole machine since boot."""
-    with open("/proc/stat") as handle:
-        values = [int(v) for v in handle.readline().split()[1:8]]
-    return (sum(values) - values[3] - values[4]) / _TICK
-
-
-def _cpu_of(pid: int) -> float:
-    """User + system CPU seconds of one process (the database backend is on this machine)."""
-    raw = Path(f"/proc/{pid}/stat").read_bytes()
-    fields = raw[raw.rfind(b")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / _TICK
-
-
 class CpuMeter:
     """Cores used by other users' work while we measure: the machine's busy time minus this
     process's and its PostgreSQL backend's (the machine is shared; their bursts would
@@ -1609,7 +1594,7 @@ class CpuMeter:
         self.mark()
 
     def mark(self) -> None:
-        self.at = (time.monotonic(), _machine_busy(), time.process_time(), _cpu_of(self.backend))
+        self.at = (time.monotonic(), machine_busy(), time.process_time(), cpu_of(self.backend))
 
     def others(self) -> float:
         wall, busy, own, server = self.at
@@ -1731,7 +1716,7 @@ def measure(args, report: dict) -> None:
     on_gc.started = time.perf_counter()
     gc.callbacks.append(on_gc)
     meter = CpuMeter()
-    busy, cpu, clock = _machine_busy(), time.process_time(), time.monotonic()
+    busy, cpu, clock = machine_busy(), time.process_time(), time.monotonic()
     report["load"].append(os.getloadavg()[0])
     for scenario in scenarios:
         result = run_scenario(scenario, clients, args, meter)
@@ -1755,7 +1740,7 @@ def measure(args, report: dict) -> None:
     # Other users' work on this machine, in cores (PostgreSQL runs here, its CPU is ours).
     report["others_note"] = {
         "wall": wall,
-        "machine_cores": (_machine_busy() - busy) / wall,
+        "machine_cores": (machine_busy() - busy) / wall,
         "this_process_cores": (time.process_time() - cpu) / wall,
     }
     report["results"] = results

@@ -57,11 +57,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench.common import (  # noqa: E402 (needs ROOT on path)
     DOCS,
+    TICK,
     BenchError,
     database_name,
     drop_database,
     fmt_s,
     free_port,
+    machine_busy,
     recreate_database,
     say,
     use_environment,
@@ -148,7 +150,6 @@ class Children:
 
 # --- CPU accounting (from /proc) ----------------------------------------------------------------
 
-_TICK = os.sysconf("SC_CLK_TCK")
 OTHERS = "others"
 PG_WORKERS, PG_SANDBOX, PG_REST = "PostgreSQL: workers", "PostgreSQL: sandbox", "PostgreSQL: rest"
 ROLE_ORDER = (
@@ -159,12 +160,6 @@ ROLE_ORDER = (
 WORKER_PROCESS = "worker"
 PG_ROLES = {f"hubconsole-{WORKER_PROCESS}": PG_WORKERS, "hubconsole-sandbox": PG_SANDBOX}
 BENCH_APP = "bench-810"
-
-
-def _machine_busy() -> float:
-    with open("/proc/stat") as handle:
-        values = [int(v) for v in handle.readline().split()[1:8]]
-    return (sum(values) - values[3] - values[4]) / _TICK
 
 
 class CpuMeter(threading.Thread):
@@ -242,7 +237,7 @@ class CpuMeter(threading.Thread):
                 if role is None:
                     continue  # a backend not registered yet: its CPU is counted next scan
                 self.roles[key] = role
-            found[key] = (role, (int(fields[11]) + int(fields[12])) / _TICK)
+            found[key] = (role, (int(fields[11]) + int(fields[12])) / TICK)
         with self.lock:
             self.seen.update(found)
 
@@ -253,7 +248,7 @@ class CpuMeter(threading.Thread):
     def sample(self) -> tuple[float, float, dict]:
         self.scan()
         with self.lock:
-            return time.monotonic(), _machine_busy(), dict(self.seen)
+            return time.monotonic(), machine_busy(), dict(self.seen)
 
 
 def cpu_split(before: tuple, after: tuple) -> dict[str, float]:

@@ -53,11 +53,13 @@ sys.path.insert(0, str(ROOT))
 from apps.connectors.signing import SIGNATURE_HEADER, sign  # noqa: E402 (needs ROOT on path)
 from bench.common import (  # noqa: E402 (needs ROOT on path)
     DOCS,
+    TICK,
     BenchError,
     database_name,
     fmt_ms,
     fmt_s,
     free_port,
+    machine_busy,
     recreate_database,
     require_local,
     say,
@@ -149,15 +151,7 @@ class Children:
 
 # --- CPU accounting (from /proc) ----------------------------------------------------------------
 
-_TICK = os.sysconf("SC_CLK_TCK")
 OTHERS = "others (not this benchmark)"
-
-
-def _machine_busy() -> float:
-    """Busy CPU seconds of the whole machine since boot."""
-    with open("/proc/stat") as handle:
-        values = [int(v) for v in handle.readline().split()[1:8]]
-    return (sum(values) - values[3] - values[4]) / _TICK
 
 
 class CpuMeter(threading.Thread):
@@ -213,7 +207,7 @@ class CpuMeter(threading.Thread):
             role = self.roles.get(key)
             if role is None:
                 role = self.roles[key] = self._role(key[0], comm, int(fields[2]))
-            found[key] = (role, (int(fields[11]) + int(fields[12])) / _TICK)
+            found[key] = (role, (int(fields[11]) + int(fields[12])) / TICK)
         with self.lock:
             self.seen.update(found)
 
@@ -224,7 +218,7 @@ class CpuMeter(threading.Thread):
     def sample(self) -> tuple[float, float, dict]:
         self.scan()
         with self.lock:
-            return time.monotonic(), _machine_busy(), dict(self.seen)
+            return time.monotonic(), machine_busy(), dict(self.seen)
 
 
 def cpu_split(before: tuple, after: tuple) -> dict[str, float]:

@@ -56,8 +56,10 @@ sys.path.insert(0, str(ROOT))
 from bench.common import (  # noqa: E402 (needs ROOT on path)
     DOCS,
     BenchError,
+    cpu_of,
     database_name,
     drop_database,
+    machine_busy,
     recreate_database,
     say,
     use_environment,
@@ -642,23 +644,6 @@ def reset_invoices() -> None:
 # --- Measuring ----------------------------------------------------------------------------------
 
 
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _machine_busy() -> float:
-    """Busy CPU seconds of the whole machine since boot."""
-    with open("/proc/stat") as handle:
-        values = [int(v) for v in handle.readline().split()[1:8]]
-    return (sum(values) - values[3] - values[4]) / _TICK
-
-
-def _cpu_of(pid: int) -> float:
-    """User + system CPU seconds of one process (the database backend is on this machine)."""
-    raw = Path(f"/proc/{pid}/stat").read_bytes()
-    fields = raw[raw.rfind(b")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / _TICK
-
-
 def backend_pid() -> int:
     from django.db import connection
 
@@ -673,10 +658,10 @@ def wait_for_quiet(limit: float, *, backend: int) -> float:
     others used in the last sample."""
     deadline = time.monotonic() + limit
     while True:
-        busy, ours, server = _machine_busy(), time.process_time(), _cpu_of(backend)
+        busy, ours, server = machine_busy(), time.process_time(), cpu_of(backend)
         time.sleep(3)
         others = (
-            _machine_busy() - busy - (time.process_time() - ours) - (_cpu_of(backend) - server)
+            machine_busy() - busy - (time.process_time() - ours) - (cpu_of(backend) - server)
         ) / 3
         if others < 0.5 or time.monotonic() > deadline:
             return others
@@ -689,12 +674,12 @@ def timed_run(batch_size: int, backend: int) -> dict:
 
     from apps.p2p.services.rematch import invoices_rematch
 
-    cpu, server, busy = time.process_time(), _cpu_of(backend), _machine_busy()
+    cpu, server, busy = time.process_time(), cpu_of(backend), machine_busy()
     with CaptureQueriesContext(connection) as captured:
         started = time.perf_counter()
         outcome = invoices_rematch(batch_size=batch_size)
         wall = time.perf_counter() - started
-    cpu, server = time.process_time() - cpu, _cpu_of(backend) - server
+    cpu, server = time.process_time() - cpu, cpu_of(backend) - server
     statements = sum(float(q["time"]) for q in captured.captured_queries)
     by_kind: Counter = Counter()
     for query in captured.captured_queries:
@@ -715,7 +700,7 @@ def timed_run(batch_size: int, backend: int) -> dict:
         "seconds": wall,
         "cpu": cpu,
         "server": server,
-        "others": max(0.0, (_machine_busy() - busy - cpu - server) / wall),
+        "others": max(0.0, (machine_busy() - busy - cpu - server) / wall),
         "statements": statements,
         "queries": len(captured.captured_queries),
     }
