@@ -78,7 +78,7 @@ def _seconds(value: float | None) -> str:
 
 def _flow_charts(dashboard: Dashboard, labels, long) -> list[Chart]:
     flow = dashboard.flow
-    bucket = "Hour" if dashboard.window.unit == "hour" else "Day"
+    bucket = dashboard.window.bucket_label
     throughput = line_chart(
         id="throughput",
         title="Throughput",
@@ -131,7 +131,7 @@ def _flow_charts(dashboard: Dashboard, labels, long) -> list[Chart]:
 
 def _queue_charts(dashboard: Dashboard, labels, long) -> list[Chart]:
     queue = dashboard.queue
-    bucket = "Hour" if dashboard.window.unit == "hour" else "Day"
+    bucket = dashboard.window.bucket_label
     now = bar_chart(
         id="queue-now",
         title="Work waiting now",
@@ -198,7 +198,7 @@ def _exception_chart(
 
 
 def _invoice_charts(dashboard: Dashboard, labels, long) -> list[Chart]:
-    bucket = "Hour" if dashboard.window.unit == "hour" else "Day"
+    bucket = dashboard.window.bucket_label
     touchless = dashboard.touchless
     rate = line_chart(
         id="touchless",
@@ -262,7 +262,7 @@ def dashboard_panels(dashboard: Dashboard) -> Panels:
     """The dashboard's figures as headline numbers and charts, in the order shown."""
     window = dashboard.window
     labels, long = _labels(window)
-    bucket = "Hour" if window.unit == "hour" else "Day"
+    bucket = window.bucket_label
     zone = ZoneInfo(window.tz)
     return Panels(
         window=window,

@@ -26,13 +26,12 @@ from apps.pipeline.choices import (
 )
 
 OTHERS = "Others"
-# "rejected": a person refused the invoice; it was decided, and not touchless. Named as text
-# so the figure holds whether or not that status is in use.
+# A rejected invoice was decided (by a person), so it is never touchless.
 DECIDED_STATUSES = (
     InvoiceStatusChoices.MATCHED,
     InvoiceStatusChoices.VOUCHERED,
     InvoiceStatusChoices.EXCEPTION,
-    "rejected",
+    InvoiceStatusChoices.REJECTED,
 )
 MATCHED_STATUSES = (InvoiceStatusChoices.MATCHED, InvoiceStatusChoices.VOUCHERED)
 EXCEPTION_DIMENSIONS = ("code", "team", "supplier", "facility")

@@ -48,6 +48,11 @@ class Window:
         return self.choice.unit
 
     @property
+    def bucket_label(self) -> str:
+        """What one bucket is called on an axis or in a table: Hour or Day."""
+        return self.choice.unit.capitalize()
+
+    @property
     def start(self) -> datetime.datetime:
         return self.starts[0]
 
