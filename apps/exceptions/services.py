@@ -192,28 +192,41 @@ def exceptions_resolve_for_transactions(
     Saved one by one under the replaying user so django-auditlog attributes the change, even
     when this runs inside a worker.
     """
-    open_items = list(
+    open_items = _open_of(transaction_ids)
+    if not open_items:
+        return 0
+    return _close_all(
+        open_items,
+        actor=_user(actor_id),
+        reason=reason,
+        status=BusinessExceptionStatusChoices.RESOLVED,
+        kind=ExceptionActivityKindChoices.RESOLVED,
+    )
+
+
+def _open_of(transaction_ids: Iterable[int]) -> list[BusinessException]:
+    """The open exceptions of these transactions, locked."""
+    return list(
         BusinessException.objects.filter(
             transaction_id__in=list(transaction_ids), status__in=OPEN_STATUSES
         ).select_for_update()
     )
-    if not open_items:
-        return 0
-    actor = _user(actor_id)
+
+
+def _close_all(items, *, actor, reason: str, status: str, kind: str) -> int:
+    """Close ``items`` with ``status`` and say so in their activity. Saved one by one under
+    ``actor`` so django-auditlog attributes the change, even inside a worker."""
     now = timezone.now()
     with acting_as(actor):
-        for item in open_items:
-            item.status = BusinessExceptionStatusChoices.RESOLVED
+        for item in items:
+            item.status = status
             item.resolved_at = now
-            item.resolution = reason
+            item.resolution = reason[:300]
             item.save(update_fields=["status", "resolved_at", "resolution"])
     ExceptionActivity.objects.bulk_create(
-        ExceptionActivity(
-            exception=item, kind=ExceptionActivityKindChoices.RESOLVED, actor=actor, message=reason
-        )
-        for item in open_items
+        ExceptionActivity(exception=item, kind=kind, actor=actor, message=reason) for item in items
     )
-    return len(open_items)
+    return len(items)
 
 
 def exceptions_note(
@@ -242,25 +255,13 @@ def exceptions_note_replay(*, transaction_id: int, actor: AbstractBaseUser | Non
 
 def exceptions_reject_for_transaction(*, transaction_id: int, actor, reason: str) -> int:
     """Close every open exception of a transaction a person rejected (inside their commit)."""
-    items = list(
-        BusinessException.objects.filter(
-            transaction_id=transaction_id, status__in=OPEN_STATUSES
-        ).select_for_update()
+    return _close_all(
+        _open_of([transaction_id]),
+        actor=actor,
+        reason=reason,
+        status=BusinessExceptionStatusChoices.REJECTED,
+        kind=ExceptionActivityKindChoices.REJECTED,
     )
-    now = timezone.now()
-    with acting_as(actor):
-        for item in items:
-            item.status = BusinessExceptionStatusChoices.REJECTED
-            item.resolved_at = now
-            item.resolution = reason[:300]
-            item.save(update_fields=["status", "resolved_at", "resolution"])
-    ExceptionActivity.objects.bulk_create(
-        ExceptionActivity(
-            exception=item, kind=ExceptionActivityKindChoices.REJECTED, actor=actor, message=reason
-        )
-        for item in items
-    )
-    return len(items)
 
 
 def _user(user_id: int | None):
@@ -294,7 +295,9 @@ def _locked(exception_id: int) -> BusinessException:
 @transaction.atomic
 def exception_assign(*, exception_id: int, assignee, actor) -> BusinessException:
     """Assign to someone (or to oneself: claim). Moves an open item to in progress."""
-    item = _open_for(exception_id, actor, ExceptionActionChoices.ASSIGN)
+    item = exception_open_for(
+        exception_id=exception_id, actor=actor, action=ExceptionActionChoices.ASSIGN
+    )
     if assignee is not None and not assignee.has_perm(WORK_PERMISSION):
         raise HubError("ASSIGNEE_NOT_ALLOWED", f"{assignee} cannot work exceptions.")
     item.assignee = assignee
@@ -335,9 +338,9 @@ def _reason(reason: str) -> str:
     return reason
 
 
-def _open_for(exception_id: int, actor, action: str) -> BusinessException:
-    """The exception, locked, after checking the actor may work it and its code allows
-    ``action`` now."""
+def exception_open_for(*, exception_id: int, actor, action: str) -> BusinessException:
+    """The exception, locked, after checking the actor may work exceptions, its code allows
+    ``action`` and it is still open (inside the caller's commit)."""
     _require(actor)
     item = _locked(exception_id)
     _require_action(item, action)
@@ -347,14 +350,8 @@ def _open_for(exception_id: int, actor, action: str) -> BusinessException:
 
 
 def _close(*, exception_id: int, actor, reason: str, status: str, action: str, kind: str):
-    item = _open_for(exception_id, actor, action)
-    reason = _reason(reason)
-    item.status = status
-    item.resolved_at = timezone.now()
-    item.resolution = reason[:300]
-    with acting_as(actor):
-        item.save(update_fields=["status", "resolved_at", "resolution"])
-    ExceptionActivity.objects.create(exception=item, kind=kind, actor=actor, message=reason)
+    item = exception_open_for(exception_id=exception_id, actor=actor, action=action)
+    _close_all([item], actor=actor, reason=_reason(reason), status=status, kind=kind)
     return item
 
 
@@ -363,7 +360,9 @@ def exception_hold(*, exception_id: int, actor, reason: str) -> BusinessExceptio
     """Park an open exception on purpose (a supplier is being called, a credit is coming): it
     stays in the queues, marked on hold, raises no SLA alerts and is not replayed until a
     person releases it."""
-    item = _open_for(exception_id, actor, ExceptionActionChoices.HOLD)
+    item = exception_open_for(
+        exception_id=exception_id, actor=actor, action=ExceptionActionChoices.HOLD
+    )
     reason = _reason(reason)
     if item.is_held:
         raise HubError("ALREADY_ON_HOLD", "This exception is already on hold.")
@@ -380,7 +379,9 @@ def exception_hold(*, exception_id: int, actor, reason: str) -> BusinessExceptio
 @transaction.atomic
 def exception_release(*, exception_id: int, actor, reason: str = "") -> BusinessException:
     """Take an exception off hold: SLA alerts and replays apply to it again."""
-    item = _open_for(exception_id, actor, ExceptionActionChoices.HOLD)
+    item = exception_open_for(
+        exception_id=exception_id, actor=actor, action=ExceptionActionChoices.HOLD
+    )
     if not item.is_held:
         raise HubError("NOT_ON_HOLD", "This exception is not on hold.")
     item.held_at = None

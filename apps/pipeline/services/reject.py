@@ -4,10 +4,14 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.core.audit import acting_as
-from apps.core.errors import HubError, PermissionDenied
+from apps.core.errors import HubError
 from apps.exceptions.choices import ExceptionActionChoices
 from apps.exceptions.models import BusinessException
-from apps.exceptions.services import exception_reject_alone, exceptions_reject_for_transaction
+from apps.exceptions.services import (
+    exception_open_for,
+    exception_reject_alone,
+    exceptions_reject_for_transaction,
+)
 from apps.pipeline.choices import (
     REPLAYABLE_STATUSES,
     TransactionEventKindChoices,
@@ -17,8 +21,6 @@ from apps.pipeline.models import Transaction, WorkItem
 from apps.pipeline.processors import on_reject_for
 from apps.pipeline.services.work import EventRow, events_insert
 
-WORK_PERMISSION = "exceptions.change_businessexception"
-
 
 @transaction.atomic
 def exception_reject(*, exception_id: int, actor, reason: str) -> BusinessException:
@@ -26,19 +28,25 @@ def exception_reject(*, exception_id: int, actor, reason: str) -> BusinessExcept
     replay or wake-up), every open exception on it closes as rejected, and the flow marks its
     business document rejected (an invoice is never matched or paid). A finding without a
     transaction is closed as rejected."""
-    if actor is None or not actor.has_perm(WORK_PERMISSION):
-        raise PermissionDenied()
-    item = BusinessException.objects.select_related("code").get(pk=exception_id)
-    if ExceptionActionChoices.REJECT not in item.code.allowed_actions:
-        raise HubError("ACTION_NOT_ALLOWED", f"Reject is not allowed for {item.code_id}.")
-    if not item.is_open:
-        raise HubError("EXCEPTION_CLOSED", "This exception is already closed.")
+    transaction_id = (
+        BusinessException.objects.filter(pk=exception_id)
+        .values_list("transaction_id", flat=True)
+        .get()
+    )
+    # The transaction first, then its exception: the order processing takes them in.
+    tx = (
+        Transaction.objects.select_for_update().get(pk=transaction_id)
+        if transaction_id is not None
+        else None
+    )
+    item = exception_open_for(
+        exception_id=exception_id, actor=actor, action=ExceptionActionChoices.REJECT
+    )
     reason = reason.strip()
     if not reason:
         raise HubError("REASON_REQUIRED", "Say why the document is rejected.")
-    if item.transaction_id is None:
+    if tx is None:
         return exception_reject_alone(exception_id=item.pk, actor=actor, reason=reason)
-    tx = Transaction.objects.select_for_update().get(pk=item.transaction_id)
     if tx.status not in REPLAYABLE_STATUSES:
         raise HubError(
             "REJECT_NOT_ALLOWED",
