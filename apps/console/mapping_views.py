@@ -19,9 +19,8 @@ from apps.exceptions.selectors import open_count_for_root_cause, root_cause_part
 from apps.masterdata.models import CrossReference
 from apps.masterdata.selectors import mapping_candidates, mapping_drafts, mapping_record
 from apps.masterdata.services.mappings import (
-    crossref_approve,
+    crossref_approve_and_replay,
     crossref_propose_for_root_cause,
-    crossref_replay_resolvable,
 )
 
 
@@ -114,13 +113,12 @@ class FixMappingApproveView(LoginRequiredMixin, PermissionRequiredMixin, View):
         xref = get_object_or_404(CrossReference, pk=pk)
         key = request.POST.get("key", "")
         try:
-            approved = crossref_approve(
+            outcome = crossref_approve_and_replay(
                 xref_id=xref.pk, actor=request.user, reason=request.POST.get("reason", "")
             )
         except HubError as error:
             messages.error(request, error.message)
             return HttpResponseRedirect(_fix_url(key) if key else reverse("console:home"))
-        outcome = crossref_replay_resolvable(xref_id=approved.record.pk, actor=request.user)
         message = f"Approved; replayed {len(outcome.replayed)} exception(s)"
         if outcome.refused:
             message += f", {len(outcome.refused)} refused ({next(iter(outcome.refused.values()))})"

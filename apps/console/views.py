@@ -19,7 +19,7 @@ from apps.core.errors import HubError
 from apps.core.htmx import HtmxFragmentMixin
 from apps.core.masking import mask_payload
 from apps.core.pagination import keyset_page
-from apps.exceptions.choices import OPEN_STATUSES, ExceptionActionChoices
+from apps.exceptions.choices import OPEN_STATUSES
 from apps.exceptions.filtersets import ACTIVE, BusinessExceptionFilterSet
 from apps.exceptions.models import BusinessException
 from apps.exceptions.selectors import (
@@ -42,11 +42,11 @@ from apps.exceptions.services import (
 from apps.p2p.models import Invoice
 from apps.p2p.selectors import invoice_match_context
 from apps.p2p.services.variances import invoice_variance_accept
-from apps.pipeline.choices import REPLAYABLE_STATUSES
 from apps.pipeline.filtersets import TransactionFilterSet
 from apps.pipeline.models import Transaction
 from apps.pipeline.selectors import (
     pipeline_overview,
+    transaction_can_edit,
     transaction_can_replay,
     transaction_edits,
     transaction_events,
@@ -57,7 +57,6 @@ from apps.pipeline.selectors import (
 from apps.pipeline.services import (
     exception_reject,
     exception_replay,
-    may_edit,
     transaction_replay,
 )
 
@@ -141,7 +140,7 @@ class TransactionDetailView(ConsoleView):
             if can_see_payload
             else None,
             "can_replay": transaction_can_replay(transaction=tx, user=user),
-            "can_edit": may_edit(user) and tx.status in REPLAYABLE_STATUSES,
+            "can_edit": transaction_can_edit(transaction=tx, user=user),
             "edits": transaction_edits(transaction_id=tx.pk) if can_see_payload else [],
         }
 
@@ -223,9 +222,7 @@ class ExceptionDetailView(ConsoleView):
             "actions": set(item.code.allowed_actions),
             "can_edit": item.is_open
             and tx is not None
-            and ExceptionActionChoices.EDIT_REPLAY in item.code.allowed_actions
-            and tx.status in REPLAYABLE_STATUSES
-            and may_edit(user),
+            and transaction_can_edit(transaction=tx, user=user),
             "mapping": root_cause_parts(item.root_cause_key) if item.root_cause_key else {},
             "can_fix_mapping": user.has_perm("accounts.fix_mapping"),
         }

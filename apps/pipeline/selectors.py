@@ -151,6 +151,26 @@ def transaction_can_replay(*, transaction: Transaction, user) -> bool:
     )
 
 
+# Editing shows the payload, so it needs both permissions.
+EDIT_PERMISSIONS = ("accounts.edit_and_replay", "accounts.view_payload")
+
+
+def may_edit(user) -> bool:
+    return user is not None and all(user.has_perm(p) for p in EDIT_PERMISSIONS)
+
+
+def transaction_can_edit(*, transaction: Transaction, user) -> bool:
+    """Whether ``user`` may edit and replay ``transaction`` now (the service enforces the same
+    rules)."""
+    return (
+        may_edit(user)
+        and transaction.status in REPLAYABLE_STATUSES
+        and not replay_blockers(
+            transaction_id=transaction.pk, action=ExceptionActionChoices.EDIT_REPLAY
+        )
+    )
+
+
 def transaction_events(*, transaction_id: int) -> QuerySet[TransactionEvent]:
     return TransactionEvent.objects.filter(transaction_id=transaction_id).select_related("actor")
 

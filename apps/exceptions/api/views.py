@@ -44,7 +44,8 @@ class ExceptionViewSet(viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(
         summary="List business exceptions, newest first",
-        description="All statuses unless `status` is given (the console shows open ones).",
+        description="All statuses unless `status` is given (the console shows `active`: open "
+        "or in progress).",
     )
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)

@@ -315,6 +315,13 @@ def crossref_replay_resolvable(*, xref_id: int, actor) -> ReplayOutcome:
     return ReplayOutcome(replayed, refused)
 
 
+def crossref_approve_and_replay(*, xref_id: int, actor, reason: str = "") -> ReplayOutcome:
+    """Approve another steward's proposal, then replay every exception it resolves (the
+    approval commits first; each replay is its own commit)."""
+    approved = crossref_approve(xref_id=xref_id, actor=actor, reason=reason)
+    return crossref_replay_resolvable(xref_id=approved.record.pk, actor=actor)
+
+
 # --- Tolerance rules ----------------------------------------------------------------------------
 
 

@@ -1,7 +1,7 @@
 """Pipeline services: receive, claim, process, deliver, sweep and replay."""
 
 from apps.pipeline.services.drain import work_drain
-from apps.pipeline.services.edit import may_edit, transaction_edit_and_replay
+from apps.pipeline.services.edit import transaction_edit_and_replay
 from apps.pipeline.services.receive import (
     InboundMessage,
     Received,
@@ -19,7 +19,6 @@ __all__ = [
     "content_hash",
     "exception_reject",
     "exception_replay",
-    "may_edit",
     "new_correlation_id",
     "transaction_edit_and_replay",
     "transaction_receive",

@@ -9,16 +9,9 @@ from apps.exceptions.services import exceptions_note
 from apps.pipeline import editing
 from apps.pipeline.choices import REPLAYABLE_STATUSES, TransactionEventKindChoices
 from apps.pipeline.models import Transaction, TransactionEdit
-from apps.pipeline.selectors import replay_blockers
+from apps.pipeline.selectors import may_edit, replay_blockers
 from apps.pipeline.services.replay import transaction_replay
 from apps.pipeline.services.work import EventRow, events_insert
-
-EDIT_PERMISSIONS = ("accounts.edit_and_replay", "accounts.view_payload")
-
-
-def may_edit(user) -> bool:
-    """Editing shows the payload, so it needs both permissions."""
-    return user is not None and all(user.has_perm(p) for p in EDIT_PERMISSIONS)
 
 
 @transaction.atomic
