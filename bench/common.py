@@ -1,10 +1,13 @@
 """What every benchmark script shares: messages, its own database, and waiting for the
 processes it starts."""
 
+import contextlib
 import math
 import os
 import re
+import signal
 import socket
+import subprocess
 import time
 import urllib.request
 from pathlib import Path
@@ -153,3 +156,74 @@ def cpu_of(pid: int) -> float:
     raw = Path(f"/proc/{pid}/stat").read_bytes()
     fields = raw[raw.rfind(b")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / TICK
+
+
+# --- Child processes ----------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Child:
+    """A process started by a benchmark, in its own session (process group), logging to a
+    file. ``stop`` sends SIGTERM to the leader (gunicorn and celery stop their own children
+    gracefully), then SIGKILL to the whole group if anything is left."""
+
+    def __init__(self, name: str, argv: list[str], env: dict, log_dir: Path):
+        self.name = name
+        self.log_path = log_dir / f"{name}.log"
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop)
+        self.popen = subprocess.Popen(
+            argv,
+            env=env,
+            cwd=ROOT,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.pgid = self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def log_tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self, grace: float = 15.0) -> None:
+        if self.alive():
+            self.popen.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.popen.wait(grace)
+        # Whatever is left of the group (pool children of a leader that died) goes too.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pgid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.popen.wait(10)
+        self._log.close()
+
+
+class Children:
+    """The processes a benchmark started, by name; stopped newest first."""
+
+    def __init__(self, env: dict, log_dir: Path):
+        self.env = env
+        self.log_dir = log_dir
+        self.running: dict[str, Child] = {}
+
+    def start(self, name: str, argv: list[str], **env: str) -> Child:
+        child = Child(name, argv, {**self.env, **env}, self.log_dir)
+        self.running[name] = child
+        return child
+
+    def stop(self, name: str) -> None:
+        child = self.running.pop(name, None)
+        if child is not None:
+            child.stop()
+
+    def stop_all(self) -> None:
+        for name in reversed(list(self.running)):
+            self.stop(name)
+
+    def check(self) -> None:
+        for child in self.running.values():
+            if not child.alive():
+                raise BenchError(f"{child.name} stopped unexpectedly:\n{child.log_tail()}")

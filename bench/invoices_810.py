@@ -59,6 +59,7 @@ from bench.common import (  # noqa: E402 (needs ROOT on path)
     DOCS,
     TICK,
     BenchError,
+    Children,
     database_name,
     drop_database,
     fmt_s,
@@ -86,66 +87,6 @@ INVOICE = "p2p.invoice"
 VOUCHER = "p2p.ap_voucher.erp"
 ACK = "x12.acknowledgment.out"
 ON = dt.date(2000, 1, 1)  # master data valid since then
-
-
-# --- Child processes ----------------------------------------------------------------------------
-
-
-class Child:
-    """A process in its own session (process group), logging to a file. ``stop`` sends SIGTERM
-    to the leader, then SIGKILL to the whole group if anything is left."""
-
-    def __init__(self, name: str, argv: list[str], env: dict, log_dir: Path):
-        self.name = name
-        self.log_path = log_dir / f"{name}.log"
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop)
-        self.popen = subprocess.Popen(
-            argv,
-            env=env,
-            cwd=ROOT,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.pgid = self.popen.pid
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    def log_tail(self, lines: int = 30) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-    def stop(self, grace: float = 15.0) -> None:
-        if self.alive():
-            self.popen.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.popen.wait(grace)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pgid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.popen.wait(10)
-        self._log.close()
-
-
-class Children:
-    def __init__(self, env: dict, log_dir: Path):
-        self.env = env
-        self.log_dir = log_dir
-        self.running: dict[str, Child] = {}
-
-    def start(self, name: str, argv: list[str], **env: str) -> Child:
-        child = Child(name, argv, {**self.env, **env}, self.log_dir)
-        self.running[name] = child
-        return child
-
-    def stop_all(self) -> None:
-        for name in reversed(list(self.running)):
-            self.running.pop(name).stop()
-
-    def check(self) -> None:
-        for child in self.running.values():
-            if not child.alive():
-                raise BenchError(f"{child.name} stopped unexpectedly:\n{child.log_tail()}")
 
 
 # --- CPU accounting (from /proc) ----------------------------------------------------------------

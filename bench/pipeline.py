@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -55,6 +54,7 @@ from bench.common import (  # noqa: E402 (needs ROOT on path)
     DOCS,
     TICK,
     BenchError,
+    Children,
     database_name,
     fmt_ms,
     fmt_s,
@@ -79,74 +79,6 @@ TARGET_INGEST = 1000.0  # messages/s
 TARGET_E2E = 500.0  # messages/s
 TARGET_E2E_P95 = 2.0  # seconds
 COPY_REPEATS = 3
-
-
-# --- Child processes --------------------------------------------------------------------------
-
-
-class Child:
-    """A process started by the benchmark, in its own session (process group), logging to a
-    file. ``stop`` sends SIGTERM to the leader (gunicorn and celery stop their own children
-    gracefully), then SIGKILL to the whole group if anything is left."""
-
-    def __init__(self, name: str, argv: list[str], env: dict, log_dir: Path):
-        self.name = name
-        self.log_path = log_dir / f"{name}.log"
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop)
-        self.popen = subprocess.Popen(
-            argv,
-            env=env,
-            cwd=ROOT,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.pgid = self.popen.pid
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    def log_tail(self, lines: int = 30) -> str:
-        text = self.log_path.read_text(errors="replace").splitlines()
-        return "\n".join(text[-lines:])
-
-    def stop(self, grace: float = 15.0) -> None:
-        if self.alive():
-            self.popen.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.popen.wait(grace)
-        # Whatever is left of the group (pool children of a leader that died) goes too.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pgid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.popen.wait(10)
-        self._log.close()
-
-
-class Children:
-    def __init__(self, env: dict, log_dir: Path):
-        self.env = env
-        self.log_dir = log_dir
-        self.running: dict[str, Child] = {}
-
-    def start(self, name: str, argv: list[str]) -> Child:
-        child = Child(name, argv, self.env, self.log_dir)
-        self.running[name] = child
-        return child
-
-    def stop(self, name: str) -> None:
-        child = self.running.pop(name, None)
-        if child is not None:
-            child.stop()
-
-    def stop_all(self) -> None:
-        for name in reversed(list(self.running)):
-            self.stop(name)
-
-    def check(self) -> None:
-        for child in self.running.values():
-            if not child.alive():
-                raise BenchError(f"{child.name} stopped unexpectedly:\n{child.log_tail()}")
 
 
 # --- CPU accounting (from /proc) ----------------------------------------------------------------
