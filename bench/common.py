@@ -227,3 +227,15 @@ class Children:
         for child in self.running.values():
             if not child.alive():
                 raise BenchError(f"{child.name} stopped unexpectedly:\n{child.log_tail()}")
+
+
+def close_and_drop(database_url: str, *, keep: bool) -> None:
+    """At the end of a run: close Django's connections, then drop the benchmark's database
+    unless it is kept for the next run."""
+    with contextlib.suppress(Exception):
+        from django.db import connections
+
+        connections.close_all()
+    if not keep:
+        with contextlib.suppress(psycopg.Error):
+            drop_database(database_url)

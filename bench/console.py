@@ -58,9 +58,9 @@ sys.path.insert(0, str(ROOT))
 from bench.common import (  # noqa: E402 (needs ROOT on path)
     DOCS,
     BenchError,
+    close_and_drop,
     cpu_of,
     database_name,
-    drop_database,
     machine_busy,
     recreate_database,
     say,
@@ -2036,13 +2036,7 @@ def main(argv: list[str] | None = None) -> int:
         say("interrupted")
         return 130
     finally:
-        with contextlib.suppress(Exception):
-            from django.db import connections
-
-            connections.close_all()
-        if not args.keep:
-            with contextlib.suppress(psycopg.Error):
-                drop_database(env["DATABASE_URL"])
+        close_and_drop(env["DATABASE_URL"], keep=args.keep)
         with contextlib.suppress(redis.RedisError):
             redis_db.flushdb()
             redis_db.close()

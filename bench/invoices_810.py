@@ -60,8 +60,8 @@ from bench.common import (  # noqa: E402 (needs ROOT on path)
     TICK,
     BenchError,
     Children,
+    close_and_drop,
     database_name,
-    drop_database,
     fmt_s,
     free_port,
     machine_busy,
@@ -1443,13 +1443,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         say("stopping every process the benchmark started")
         children.stop_all()
-        with contextlib.suppress(Exception):
-            from django.db import connections
-
-            connections.close_all()
+        close_and_drop(env["DATABASE_URL"], keep=args.keep)
         if not args.keep:
-            with contextlib.suppress(psycopg.Error):
-                drop_database(env["DATABASE_URL"])
             for folder in ("staging", "pickup", "sftp"):
                 shutil.rmtree(run_dir / folder, ignore_errors=True)
         with contextlib.suppress(redis.RedisError):

@@ -37,7 +37,6 @@ import sys
 import time
 from pathlib import Path
 
-import psycopg
 import redis
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,8 +44,8 @@ sys.path.insert(0, str(ROOT))
 from bench.common import (  # noqa: E402 (needs ROOT on path)
     DOCS,
     BenchError,
+    close_and_drop,
     database_name,
-    drop_database,
     fmt_ms,
     recreate_database,
     say,
@@ -514,13 +513,7 @@ def main(argv: list[str] | None = None) -> int:
         say("interrupted")
         return 130
     finally:
-        with contextlib.suppress(Exception):
-            from django.db import connections
-
-            connections.close_all()
-        if not args.keep_db:
-            with contextlib.suppress(psycopg.Error):
-                drop_database(env["DATABASE_URL"])
+        close_and_drop(env["DATABASE_URL"], keep=args.keep_db)
         with contextlib.suppress(redis.RedisError):
             redis_db.flushdb()
             redis_db.close()

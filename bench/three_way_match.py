@@ -29,7 +29,6 @@ the end it drops its database (``--keep-db`` keeps it). Every loop is bounded by
 from __future__ import annotations
 
 import argparse
-import contextlib
 import cProfile
 import datetime as dt
 import io
@@ -48,7 +47,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psycopg
 from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,9 +54,9 @@ sys.path.insert(0, str(ROOT))
 from bench.common import (  # noqa: E402 (needs ROOT on path)
     DOCS,
     BenchError,
+    close_and_drop,
     cpu_of,
     database_name,
-    drop_database,
     machine_busy,
     recreate_database,
     say,
@@ -1006,13 +1004,7 @@ def main(argv: list[str] | None = None) -> int:
         say("interrupted")
         return 130
     finally:
-        with contextlib.suppress(Exception):
-            from django.db import connections
-
-            connections.close_all()
-        if not args.keep_db:
-            with contextlib.suppress(psycopg.Error):
-                drop_database(env["DATABASE_URL"])
+        close_and_drop(env["DATABASE_URL"], keep=args.keep_db)
 
     section = render(report)
     print("\n" + section)
