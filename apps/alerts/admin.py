@@ -12,6 +12,7 @@ from apps.alerts.models import (
     WorkingHours,
 )
 from apps.alerts.services import RESEND_PERMISSION, alerts_resend
+from apps.core.admin import ReadOnlyAdmin
 from apps.core.errors import HubError
 
 
@@ -50,19 +51,8 @@ class SlaPolicyAdmin(admin.ModelAdmin):
     readonly_fields = ["created_at", "updated_at"]
 
 
-class _ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(Alert)
-class AlertAdmin(_ReadOnlyAdmin):
+class AlertAdmin(ReadOnlyAdmin):
     """The outbox, as the scan and the sender wrote it. Failed alerts can be sent again."""
 
     list_display = [
@@ -98,7 +88,7 @@ class AlertAdmin(_ReadOnlyAdmin):
 
 
 @admin.register(ExceptionSla)
-class ExceptionSlaAdmin(_ReadOnlyAdmin):
+class ExceptionSlaAdmin(ReadOnlyAdmin):
     list_display = ["exception", "policy", "at_risk_at", "due_at", "escalate_at", "computed_at"]
     readonly_fields = [f.name for f in ExceptionSla._meta.fields]
 

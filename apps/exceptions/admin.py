@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 
+from apps.core.admin import ReadOnlyAdmin
 from apps.exceptions.models import BusinessException, ExceptionActivity, ExceptionCode, Team
 
 
@@ -34,7 +35,7 @@ class ExceptionActivityInline(admin.TabularInline):
 
 
 @admin.register(BusinessException)
-class BusinessExceptionAdmin(admin.ModelAdmin):
+class BusinessExceptionAdmin(ReadOnlyAdmin):
     """Read-only here: people work exceptions in the console, where actions are services."""
 
     list_display = ["id", "code", "team", "status", "assignee", "opened_at", "due_at"]
@@ -49,12 +50,3 @@ class BusinessExceptionAdmin(admin.ModelAdmin):
         if not request.user.has_perm("accounts.view_payload"):
             return [field for field in fields if field != "details"]
         return fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -2,22 +2,12 @@
 
 from django.contrib import admin
 
+from apps.core.admin import ReadOnlyAdmin
 from apps.replays.models import ReplayJob, ReplayJobItem
 
 
-class _ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(ReplayJob)
-class ReplayJobAdmin(_ReadOnlyAdmin):
+class ReplayJobAdmin(ReadOnlyAdmin):
     list_display = [
         "id",
         "kind",
@@ -40,7 +30,7 @@ class ReplayJobAdmin(_ReadOnlyAdmin):
 
 
 @admin.register(ReplayJobItem)
-class ReplayJobItemAdmin(_ReadOnlyAdmin):
+class ReplayJobItemAdmin(ReadOnlyAdmin):
     list_display = ["id", "job", "target_id", "transaction_id", "outcome", "code", "handled_at"]
     list_filter = ["outcome"]
     search_fields = ["=job__id", "=target_id", "=transaction_id"]

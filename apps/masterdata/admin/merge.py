@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from apps.core.admin import ReadOnlyAdmin
 from apps.core.errors import HubError
 from apps.masterdata.admin.base import APPROVE, RecordAdmin, error_text
 from apps.masterdata.entities import entity_type_for_model
@@ -147,7 +148,7 @@ class MergeableAdmin(RecordAdmin):
 
 
 @admin.register(MergeRecord)
-class MergeRecordAdmin(admin.ModelAdmin):
+class MergeRecordAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "entity_type", "merged_code", "survivor_link", "actor", "reason"]
     list_filter = ["entity_type"]
     search_fields = ["merged_code"]
@@ -163,15 +164,6 @@ class MergeRecordAdmin(admin.ModelAdmin):
         "moved",
     ]
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def _record_url(self, obj, record_id: int) -> str:
         return reverse(f"admin:masterdata_{obj.entity_type}_change", args=[record_id])
